@@ -1,0 +1,125 @@
+"""The data that travels between the states. docs/CONTRACT.md explains each shape.
+
+Everything here is JSON: TypedDicts, no bodies, so that a state's input and output stay
+far under Step Functions' 256 KiB limit (about 0.5 KiB per page result).
+"""
+
+from typing import Literal, NotRequired, TypedDict
+
+Outcome = Literal["new", "changed", "unchanged", "failed", "skipped"]
+Mode = Literal["inline", "distributed"]
+
+
+class PreviousState(TypedDict):
+    """What the store remembers of a page's last successful fetch."""
+
+    etag: str | None
+    last_modified: str | None
+    content_hash: str | None
+
+
+class PageTask(TypedDict):
+    url: str  # canonical URL: the page's identity everywhere
+    previous: PreviousState | None  # None: never fetched successfully before -> "new"
+
+
+class Batch(TypedDict):
+    batch_id: int
+    pages: list[PageTask]
+
+
+class S3Location(TypedDict):
+    bucket: str
+    key: str
+
+
+class RunInfo(TypedDict):
+    run_id: str  # the execution name
+    started_at: str  # ISO 8601, from $$.Execution.StartTime
+    mode: Mode
+    page_count: int
+    batch_count: int
+    duplicates_dropped: int
+    batches_location: S3Location | None  # distributed: the JSON array of Batch that ItemReader reads
+    results_prefix: str | None  # distributed: where ResultWriter writes
+
+
+class ListPagesOutput(TypedDict):
+    run: RunInfo
+    batches: list[Batch]  # inline; [] when distributed
+
+
+class CrawlBatchInput(TypedDict):
+    run_id: str
+    batch_id: int
+    pages: list[PageTask]
+    retry_count: NotRequired[int]  # $$.State.RetryCount: retries Step Functions already made
+
+
+class PageResult(TypedDict):
+    url: str
+    final_url: str | None
+    ok: bool
+    outcome: Outcome
+    status: int | None
+    error: str | None  # short reason, e.g. "timeout", "HTTP 404", "robots.txt disallows"
+    attempts: int
+    elapsed_ms: int | None
+    bytes: int | None
+    content_type: str | None
+    title: str | None
+    description: str | None
+    canonical: str | None
+    h1: str | None
+    links: int | None
+    words: int | None
+    content_hash: str | None
+    etag: str | None
+    last_modified: str | None
+    redirects: int
+    extracted: dict[str, str | None]
+    fetched_at: str | None
+
+
+class BatchResult(TypedDict):
+    batch_id: int
+    results: list[PageResult]
+
+
+class BatchFailure(TypedDict):
+    """What RecordFailure (Pass) makes of a caught CrawlBatch error: the batch's pages + the error.
+
+    StoreAndNotify turns it into one failed PageResult per page.
+    """
+
+    batch_id: int
+    results: list[PageResult]  # always []
+    failure: "CaughtError"
+
+
+class CaughtError(TypedDict):
+    pages: list[PageTask]
+    error: str  # Step Functions' Error, e.g. "TransientCrawlError", "States.Timeout"
+    cause: str  # Step Functions' Cause (for Lambda errors a JSON string with errorMessage)
+
+
+class FailureSample(TypedDict):
+    url: str
+    error: str | None
+
+
+class RunSummary(TypedDict):
+    run_id: str
+    mode: Mode
+    total: int
+    ok: int
+    failed: int
+    skipped: int
+    new: int
+    changed: int
+    unchanged: int
+    failure_ratio: float  # failed / (total - skipped); 0.0 for an empty run
+    started_at: str
+    finished_at: str
+    duration_s: float
+    first_failures: list[FailureSample]  # at most 10
