@@ -1,0 +1,218 @@
+"""The ListPages handler end to end.
+
+Sitemaps are served by a real HTTP server on 127.0.0.1 (so private networks are allowed in
+those settings); moto (`mock_aws`) stands in for S3 and DynamoDB; SQLite runs on a tmp path.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lambdas.common.errors import InvalidInputError
+from lambdas.common.settings import Settings
+from lambdas.common.store import DynamoDBStore, SQLiteStore
+from lambdas.list_pages import handler as list_pages_handler
+from lambdas.list_pages.listing import ListingContext, list_pages
+from lambdas.list_pages.sources import S3Objects, safe_http_fetcher
+from tests.lambdas.data_support import AwsClients, StaticSite, aws, make_result, static_site
+
+__all__ = ["aws", "static_site"]  # fixtures used by name
+
+STARTED = "2026-03-01T10:00:00.000Z"
+
+
+def event(execution_input: object, run_id: str = "run-1") -> dict[str, object]:
+    return {"input": execution_input, "execution": run_id, "started_at": STARTED}
+
+
+@pytest.fixture
+def local_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """The handler configured like the local engine: SQLite store, private networks allowed."""
+    db = tmp_path / "store" / "crawlmap.db"
+    monkeypatch.setenv("CRAWLMAP_SQLITE_PATH", str(db))
+    monkeypatch.setenv("CRAWLMAP_ALLOW_PRIVATE_NETWORKS", "true")
+    monkeypatch.setenv("CRAWLMAP_BATCH_SIZE", "2")
+    list_pages_handler.listing_context.cache_clear()
+    yield db
+    list_pages_handler.listing_context.cache_clear()
+
+
+def sitemap(*urls: str) -> bytes:
+    entries = "".join(f"<url><loc>{u}</loc></url>" for u in urls)
+    ns = "http://www.sitemaps.org/schemas/sitemap/0.9"
+    return f'<?xml version="1.0"?><urlset xmlns="{ns}">{entries}</urlset>'.encode()
+
+
+def test_explicit_pages_get_previous_state_from_sqlite(local_env: Path) -> None:
+    SQLiteStore(local_env).save_results(
+        "earlier", [make_result("https://a.test/", "new", content_hash="h0", etag='"e0"')], STARTED
+    )
+    output = list_pages_handler.handler(
+        event({"pages": ["https://a.test", "https://b.test/x", "https://a.test/#frag"]}), None
+    )
+
+    assert output["run"] == {
+        "run_id": "run-1",
+        "started_at": STARTED,
+        "mode": "inline",
+        "page_count": 2,
+        "batch_count": 1,
+        "duplicates_dropped": 1,
+        "batches_location": None,
+        "results_prefix": None,
+    }
+    assert output["batches"] == [
+        {
+            "batch_id": 0,
+            "pages": [
+                {
+                    "url": "https://a.test/",
+                    "previous": {"etag": '"e0"', "last_modified": None, "content_hash": "h0"},
+                },
+                {"url": "https://b.test/x", "previous": None},
+            ],
+        }
+    ]
+    json.dumps(output)  # the state payload must be JSON
+
+
+def test_sitemap_index_with_a_gzip_child_over_real_http(
+    local_env: Path, static_site: StaticSite
+) -> None:
+    base = static_site.base
+    child_one = static_site.add("/s1.xml", sitemap(f"{base}/a", f"{base}/b"))
+    child_two = static_site.add(
+        "/s2.xml.gz", gzip.compress(sitemap(f"{base}/c", f"{base}/a")), "application/gzip"
+    )
+    ns = "http://www.sitemaps.org/schemas/sitemap/0.9"
+    index = (
+        f'<sitemapindex xmlns="{ns}"><sitemap><loc>{child_one}</loc></sitemap>'
+        f"<sitemap><loc>{child_two}</loc></sitemap></sitemapindex>"
+    ).encode()
+    root = static_site.add("/sitemap.xml", index)
+
+    output = list_pages_handler.handler(event({"sitemap": root}), None)
+
+    urls = [p["url"] for b in output["batches"] for p in b["pages"]]
+    assert sorted(urls) == [f"{base}/a", f"{base}/b", f"{base}/c"]
+    assert output["run"]["duplicates_dropped"] == 1
+    assert output["run"]["batch_count"] == 2
+    assert static_site.hits == ["/sitemap.xml", "/s1.xml", "/s2.xml.gz"]
+
+
+def test_a_missing_sitemap_is_invalid_input_naming_the_url(
+    local_env: Path, static_site: StaticSite
+) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        list_pages_handler.handler(event({"sitemap": static_site.base + "/nope.xml"}), None)
+    assert caught.value.field == "sitemap"
+    assert "HTTP 404" in caught.value.problem
+    assert "/nope.xml" in caught.value.problem
+
+
+def test_a_bad_loc_in_a_sitemap_names_the_entry(local_env: Path, static_site: StaticSite) -> None:
+    root = static_site.add("/sitemap.xml", sitemap("https://a.test/", "javascript:alert(1)"))
+    with pytest.raises(InvalidInputError, match=r"^sitemap: entry 2 of .*only http and https"):
+        list_pages_handler.handler(event({"sitemap": root}), None)
+
+
+def test_sitemaps_on_private_addresses_are_refused_by_default(
+    tmp_path: Path, static_site: StaticSite
+) -> None:
+    root = static_site.add("/sitemap.xml", sitemap("https://a.test/"))
+    settings = Settings(sqlite_path=str(tmp_path / "s.db"))  # allow_private_networks=False
+    context = ListingContext(
+        settings, SQLiteStore(tmp_path / "s.db"), safe_http_fetcher(settings), S3Objects()
+    )
+    with pytest.raises(InvalidInputError) as caught:
+        list_pages(event({"sitemap": root}), context)
+    assert caught.value.field == "sitemap"
+    assert static_site.hits == []  # refused before connecting
+
+
+@pytest.fixture
+def deployed_env(monkeypatch: pytest.MonkeyPatch, aws: AwsClients) -> Iterator[AwsClients]:
+    """The handler configured like the stack does it; moto stands in for DynamoDB and S3."""
+    monkeypatch.setenv("CRAWLMAP_TABLE_NAME", aws.table)
+    monkeypatch.setenv("CRAWLMAP_BUCKET_NAME", aws.bucket)
+    monkeypatch.setenv("CRAWLMAP_DISTRIBUTED_THRESHOLD", "3")
+    monkeypatch.setenv("CRAWLMAP_BATCH_SIZE", "2")
+    list_pages_handler.listing_context.cache_clear()
+    yield aws
+    list_pages_handler.listing_context.cache_clear()
+
+
+def test_large_runs_write_batches_to_s3(deployed_env: AwsClients) -> None:
+    aws = deployed_env
+    DynamoDBStore(aws.table, client=aws.dynamodb).save_results(
+        "earlier", [make_result("https://a.test/2", "new", content_hash="h2")], STARTED
+    )
+    pages = [f"https://a.test/{i}" for i in range(5)]
+
+    output = list_pages_handler.handler(event({"pages": pages}, run_id="big-run"), None)
+
+    run = output["run"]
+    assert output["batches"] == []
+    assert run["mode"] == "distributed"
+    assert run["batches_location"] == {"bucket": aws.bucket, "key": "runs/big-run/batches.json"}
+    assert run["results_prefix"] == "runs/big-run/results"
+    body = aws.s3.get_object(Bucket=aws.bucket, Key="runs/big-run/batches.json")["Body"].read()
+    batches = json.loads(body)
+    assert [len(b["pages"]) for b in batches] == [2, 2, 1]
+    assert run["batch_count"] == 3
+    previous = {p["url"]: p["previous"] for b in batches for p in b["pages"]}
+    assert previous["https://a.test/2"] == {
+        "etag": None,
+        "last_modified": None,
+        "content_hash": "h2",
+    }
+    assert previous["https://a.test/0"] is None
+
+
+def test_the_input_can_override_the_threshold(deployed_env: AwsClients) -> None:
+    output = list_pages_handler.handler(
+        event({"pages": [f"https://a.test/{i}" for i in range(5)], "distributed_threshold": 10}),
+        None,
+    )
+    assert output["run"]["mode"] == "inline"
+    assert len(output["batches"]) == 3
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"# pages\nhttps://a.test/1\n\n  https://b.test/2  \r\nhttps://a.test/1\n",
+        b'["https://a.test/1", "https://b.test/2", "https://a.test/1"]',
+    ],
+)
+def test_pages_from_an_s3_object(deployed_env: AwsClients, body: bytes) -> None:
+    deployed_env.s3.put_object(Bucket=deployed_env.bucket, Key="lists/p.txt", Body=body)
+    output = list_pages_handler.handler(
+        event({"pages_s3": f"s3://{deployed_env.bucket}/lists/p.txt"}), None
+    )
+    assert [p["url"] for b in output["batches"] for p in b["pages"]] == [
+        "https://a.test/1",
+        "https://b.test/2",
+    ]
+    assert output["run"]["duplicates_dropped"] == 1
+
+
+def test_s3_list_problems_name_pages_s3(deployed_env: AwsClients) -> None:
+    with pytest.raises(InvalidInputError, match=r"^pages_s3: cannot read .*NoSuchKey"):
+        list_pages_handler.handler(event({"pages_s3": f"s3://{deployed_env.bucket}/no"}), None)
+    deployed_env.s3.put_object(Bucket=deployed_env.bucket, Key="bad.json", Body=b'["ok", 3]')
+    with pytest.raises(InvalidInputError) as caught:
+        list_pages_handler.handler(
+            event({"pages_s3": f"s3://{deployed_env.bucket}/bad.json"}), None
+        )
+    assert caught.value.field == "pages_s3[0]"
+
+
+def test_an_event_without_the_execution_name_is_refused(deployed_env: AwsClients) -> None:
+    with pytest.raises(InvalidInputError, match="^execution: "):
+        list_pages_handler.handler({"input": {"pages": ["https://a.test/"]}}, None)
