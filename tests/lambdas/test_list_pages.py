@@ -214,5 +214,5 @@ def test_s3_list_problems_name_pages_s3(deployed_env: AwsClients) -> None:
 
 
 def test_an_event_without_the_execution_name_is_refused(deployed_env: AwsClients) -> None:
-    with pytest.raises(InvalidInputError, match="^execution: "):
+    with pytest.raises(InvalidInputError, match=r"^execution: "):
         list_pages_handler.handler({"input": {"pages": ["https://a.test/"]}}, None)
