@@ -1,0 +1,197 @@
+"""Run the template's Lambda functions in-process, as Lambda would, for moto's interpreter.
+
+Each function's handler is imported once per run (a "container": `lambdas.*` modules are
+imported fresh for the run and the process's own copies are put back afterwards, so module
+state such as cached settings never leaks from one run into the next) and kept warm for every
+invocation of the run. The response has the shape of Lambda's Invoke: `{"StatusCode": 200,
+"Payload": <parsed JSON>}`, or for a raised exception `"FunctionError": "Unhandled"` with
+`{"errorType": <class name>, "errorMessage": ...}`, which is what Retry and Catch match.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from crawlmap.engine.errors import EngineError
+from crawlmap.engine.template import FunctionSpec
+
+Handler = Callable[[Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """One finished invocation, as the progress callback and the run record see it."""
+
+    function: str  # the state's name, e.g. "CrawlBatch"
+    event: Any
+    result: Any  # the handler's return value (None when it raised)
+    error_type: str | None
+    error_message: str | None
+    duration_ms: float
+
+
+@dataclass
+class FunctionStats:
+    invocations: int = 0
+    errors: int = 0
+    duration_ms_total: float = 0.0
+    max_event_bytes: int = 0
+    max_result_bytes: int = 0
+
+
+class LambdaContext:
+    """The attributes of the Lambda context object handlers (and Powertools) use."""
+
+    def __init__(self, runtime: FunctionRuntime) -> None:
+        self.function_name = runtime.local_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = runtime.arn
+        self.memory_limit_in_mb = runtime.spec.memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{runtime.local_name}"
+        self.log_stream_name = f"local/{self.aws_request_id}"
+        self._deadline = time.monotonic() + runtime.spec.timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class FunctionRuntime:
+    spec: FunctionSpec
+    display_name: str  # the state that calls it, as the console shows it
+    local_name: str
+    arn: str
+    handler: Handler | None = None
+    stats: FunctionStats = field(default_factory=FunctionStats)
+
+    def warm(self) -> None:
+        module_name, _, attr = self.spec.handler.rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+            handler = getattr(module, attr)
+        except (ImportError, AttributeError) as exc:
+            raise EngineError(
+                f"{self.display_name}: cannot load handler {self.spec.handler!r} ({exc})"
+            ) from None
+        self.handler = handler
+
+
+@contextmanager
+def fresh_container(package: str = "lambdas") -> Iterator[None]:
+    """Import `package` afresh inside the block and restore the process's copy after it."""
+
+    def ours(name: str) -> bool:
+        return name == package or name.startswith(package + ".")
+
+    saved = {name: mod for name, mod in sys.modules.items() if ours(name)}
+    for name in saved:
+        del sys.modules[name]
+    try:
+        yield
+    finally:
+        for name in [name for name in sys.modules if ours(name)]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+
+
+class LambdaAdapter:
+    """Answers moto's Lambda invocations with the in-process handlers."""
+
+    def __init__(
+        self,
+        runtimes: list[FunctionRuntime],
+        on_invocation: Callable[[Invocation], None] | None = None,
+    ) -> None:
+        self.runtimes = runtimes
+        self._by_name: dict[str, FunctionRuntime] = {}
+        for rt in runtimes:
+            self._by_name[rt.arn] = rt
+            self._by_name[rt.local_name] = rt
+        self._on_invocation = on_invocation
+        self._lock = threading.Lock()
+
+    def warm(self) -> None:
+        for rt in self.runtimes:
+            rt.warm()
+
+    def stats(self) -> Mapping[str, FunctionRuntime]:
+        return {rt.display_name: rt for rt in self.runtimes}
+
+    def _find(self, function_name: str) -> FunctionRuntime:
+        name = function_name
+        if name.startswith("arn:") and name.count(":") == 7:  # arn with a version/alias qualifier
+            name = name.rsplit(":", 1)[0]
+        runtime = self._by_name.get(name)
+        if runtime is None:
+            raise EngineError(f"the state machine invokes an unknown function {function_name!r}")
+        return runtime
+
+    def invoke(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        runtime = self._find(str(parameters.get("FunctionName", "")))
+        raw = parameters.get("Payload")
+        if isinstance(raw, bytes | bytearray):
+            raw = raw.decode()
+        event = json.loads(raw) if isinstance(raw, str) and raw else raw
+        if runtime.handler is None:
+            runtime.warm()
+        assert runtime.handler is not None
+        context = LambdaContext(runtime)
+        started = time.perf_counter()
+        result: Any = None
+        error_type: str | None = None
+        error_message: str | None = None
+        trace: list[str] = []
+        try:
+            result = json.loads(json.dumps(runtime.handler(event, context)))
+        except TypeError as exc:
+            error_type, error_message = "Runtime.MarshalError", f"Unable to marshal response: {exc}"
+        except Exception as exc:  # Lambda reports any exception the handler raises
+            error_type, error_message = type(exc).__name__, str(exc)
+            # As Lambda's Python runtime reports it: the handler's frames, not the engine's.
+            trace = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])
+        duration_ms = (time.perf_counter() - started) * 1000
+        if error_type is None and duration_ms > runtime.spec.timeout_s * 1000:
+            # Lambda would have stopped it at its timeout.
+            error_type = "Sandbox.Timedout"
+            error_message = f"Task timed out after {runtime.spec.timeout_s:.2f} seconds"
+            result = None
+        with self._lock:
+            stats = runtime.stats
+            stats.invocations += 1
+            stats.duration_ms_total += duration_ms
+            stats.errors += error_type is not None
+            stats.max_event_bytes = max(stats.max_event_bytes, len(raw or ""))
+            if result is not None:
+                stats.max_result_bytes = max(
+                    stats.max_result_bytes, len(json.dumps(result, separators=(",", ":")))
+                )
+        if self._on_invocation is not None:
+            self._on_invocation(
+                Invocation(
+                    runtime.display_name, event, result, error_type, error_message, duration_ms
+                )
+            )
+        if error_type is not None:
+            return {
+                "StatusCode": 200,
+                "FunctionError": "Unhandled",
+                "ExecutedVersion": "$LATEST",
+                "Payload": {
+                    "errorType": error_type,
+                    "errorMessage": error_message,
+                    "requestId": context.aws_request_id,
+                    "stackTrace": trace,
+                },
+            }
+        return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result}

@@ -1,0 +1,351 @@
+"""Where moto 5.2.5's Step Functions interpreter differs from AWS, and what the engine does.
+
+moto is pinned exactly (pyproject.toml) because these hooks reach into its internals. Each gap
+was checked against moto 5.2.5 and has a test in tests/workflow/test_moto_gaps.py:
+
+1. EXPRESS child executions: the parser accepts only ProcessorConfig.ExecutionType "STANDARD"
+   (ASLParserException: mismatched input '"EXPRESS"' expecting '"STANDARD"').
+   `normalize_definition` runs them as STANDARD. moto runs distributed children in-process
+   without a history of their own either way, so nothing observable changes; the engine still
+   records them as Express children (meta.json "distributed").
+2. An integer ToleratedFailurePercentage (AWS accepts 0..100) fails to parse ("no viable
+   alternative at input"). `normalize_definition` writes it as a float.
+3. ToleratedFailurePercentage / ToleratedFailureCount parse but have no effect: a map run never
+   fails, whatever fails inside it. The engine enforces them: the Map state fails with
+   States.ExceedToleratedFailureThreshold when failed children exceed both the count and the
+   percentage (AWS fails when either is exceeded; with only one of them set, which is
+   crawlmap's case, the two rules agree).
+4. ResultWriter writes only manifest.json, with empty ResultFiles. The engine writes the
+   result files as AWS does (SUCCEEDED_0.json, FAILED_0.json: JSON arrays of child executions
+   with ExecutionArn, Input, Output, Status, ...) and lists them in the manifest.
+5. ItemBatcher is not supported; crawlmap does not use it (ListPages makes the batches).
+6. Retry and Wait sleep for real. Locally the engine can scale those waits by `time_scale`
+   (tests and benchmarks use a small factor); AWS always waits the full interval.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.core.botocore_stubber import BotocoreStubber
+from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+    StatesErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
+)
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+    distributed_iteration_component,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
+    distributed_item_processor_worker,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import (  # noqa: E501
+    resource_eval_s3,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, ProgramError
+from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+
+InvokeLambda = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def normalize_definition(definition: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Rewrite what moto cannot parse into what it runs the same way (gaps 1 and 2).
+
+    Returns the new definition and one note per rewrite.
+    """
+    notes: list[str] = []
+
+    def walk(node: Any, path: str) -> Any:
+        if isinstance(node, list):
+            return [walk(v, f"{path}[{i}]") for i, v in enumerate(node)]
+        if not isinstance(node, dict):
+            return node
+        out = {k: walk(v, f"{path}.{k}") for k, v in node.items()}
+        config = out.get("ProcessorConfig")
+        if isinstance(config, dict) and config.get("ExecutionType") == "EXPRESS":
+            out["ProcessorConfig"] = {**config, "ExecutionType": "STANDARD"}
+            notes.append(f"{path}: EXPRESS child executions run as STANDARD (moto gap)")
+        pct = out.get("ToleratedFailurePercentage")
+        if isinstance(pct, int) and not isinstance(pct, bool):
+            out["ToleratedFailurePercentage"] = float(pct)
+            notes.append(f"{path}: integer ToleratedFailurePercentage written as float (moto gap)")
+        return out
+
+    return walk(definition, "$"), notes
+
+
+def _iso(moment: datetime.datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(tz=datetime.UTC)
+
+
+@dataclass
+class ChildExecution:
+    """One child execution of a distributed Map, as the ResultWriter reports it."""
+
+    index: int
+    name: str
+    start: datetime.datetime
+    input: Any = None
+    stop: datetime.datetime | None = None
+    output: Any = None
+    status: str = "RUNNING"
+    error: str | None = None
+    cause: str | None = None
+
+    def duration_ms(self) -> float:
+        return 0.0 if self.stop is None else (self.stop - self.start).total_seconds() * 1000
+
+    def to_result_entry(self, execution_arn: str) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "ExecutionArn": execution_arn,
+            "Input": json.dumps(self.input, separators=(",", ":")),
+            "InputDetails": {"Included": True},
+            "Name": self.name,
+            "StartDate": _iso(self.start),
+            "StopDate": _iso(self.stop or self.start),
+            "Status": self.status,
+        }
+        if self.status == "SUCCEEDED":
+            entry["Output"] = json.dumps(self.output, separators=(",", ":"))
+            entry["OutputDetails"] = {"Included": True}
+        else:
+            entry["Error"] = self.error or "States.Runtime"
+            entry["Cause"] = self.cause or ""
+        return entry
+
+
+@dataclass
+class MapRunStats:
+    map_run_arn: str
+    children: list[ChildExecution] = field(default_factory=list)
+    state_transitions: int = 0
+
+
+@dataclass
+class ActiveRun:
+    """What the patched interpreter calls back into while one execution runs."""
+
+    invoke_lambda: InvokeLambda
+    time_scale: float = 1.0
+    map_runs: dict[str, MapRunStats] = field(default_factory=dict)
+    s3_requests: dict[str, int] = field(default_factory=lambda: {"get": 0, "put": 0})
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def map_run(self, arn: str) -> MapRunStats:
+        with self.lock:
+            return self.map_runs.setdefault(arn, MapRunStats(arn))
+
+
+_active: ActiveRun | None = None
+_install_lock = threading.Lock()
+_installed = False
+_job = threading.local()
+
+
+def activate(run: ActiveRun | None) -> None:
+    """Route the interpreter's hooks to `run` (None: no run is active)."""
+    global _active
+    _active = run
+
+
+def _require_active() -> ActiveRun:
+    if _active is None:
+        raise RuntimeError("no local engine run is active")
+    return _active
+
+
+def install() -> None:
+    """Patch moto's interpreter once per process (idempotent)."""
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        _patch_lambda()
+        _patch_waits()
+        _patch_distributed_map()
+        _patch_result_writer()
+        _patch_s3_counter()
+        _installed = True
+
+
+def _patch_lambda() -> None:
+    # One interception point serves both arn:aws:states:::lambda:invoke and direct function
+    # ARNs; moto expects the response of Lambda's Invoke with the Payload already parsed.
+    def invoke(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
+        return _require_active().invoke_lambda(parameters)
+
+    lambda_eval_utils._invoke_lambda_function = invoke
+
+
+class _ScaledTime:
+    """Stands in for the `time` module inside moto's retrier: sleeps scaled by the run's factor."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        scale = _active.time_scale if _active is not None else 1.0
+        time.sleep(max(0.0, seconds * scale))
+
+
+def _patch_waits() -> None:
+    retrier_decl.time = _ScaledTime()
+
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        scale = _active.time_scale if _active is not None else 1.0
+        if wait_seconds > 0:
+            env.program_state_event.wait(wait_seconds * scale)
+
+    wait_function.WaitFunction._wait_interval = wait_interval
+
+
+def _patch_distributed_map() -> None:
+    worker_cls = distributed_item_processor_worker.DistributedItemProcessorWorker
+    original_eval_job = worker_cls._eval_job
+    original_eval_input = worker_cls._eval_input
+
+    def eval_job(self: Any, env: Any, job: Any) -> None:
+        stats = _require_active().map_run(self._map_run_record.map_run_arn)
+        child = ChildExecution(
+            index=job.job_index, name=str(uuid.uuid4()), start=_now(), input=job.job_input
+        )
+        _job.child = child
+        try:
+            original_eval_job(self, env, job)
+        finally:
+            _job.child = None
+            child.stop = _now()
+            state = env.program_state()
+            if isinstance(state, ProgramEnded) and job.job_output is not None:
+                child.status, child.output = "SUCCEEDED", job.job_output
+            else:
+                child.status = "FAILED"
+                if isinstance(state, ProgramError) and state.error:
+                    child.error = state.error.get("error")
+                    child.cause = state.error.get("cause")
+            with _require_active().lock:
+                stats.children.append(child)
+
+    def eval_input(self: Any, env_frame: Any) -> None:
+        original_eval_input(self, env_frame)
+        child: ChildExecution | None = getattr(_job, "child", None)
+        if child is not None:
+            child.input = env_frame.states.get_input()  # after ItemSelector, as AWS reports it
+
+    worker_cls._eval_job = eval_job
+    worker_cls._eval_input = eval_input
+
+    component_cls = distributed_iteration_component.DistributedIterationComponent
+    original_map_run = component_cls._map_run
+
+    def map_run(self: Any, env: Any, eval_input: Any) -> None:
+        stats = _require_active().map_run(eval_input.map_run_record.map_run_arn)
+        original_map_run(self, env, eval_input)
+        # The children's events went to a map-run-local event manager; count their transitions.
+        events = env.event_manager._history_event_list
+        stats.state_transitions = sum(1 for e in events if str(e["type"]).endswith("StateEntered"))
+        _enforce_tolerance(env, eval_input, stats)
+
+    component_cls._map_run = map_run
+
+
+def _enforce_tolerance(env: Any, eval_input: Any, stats: MapRunStats) -> None:
+    total = len(stats.children)
+    failed = sum(1 for c in stats.children if c.status != "SUCCEEDED")
+    if total == 0 or failed == 0:
+        return
+    tolerated_count = eval_input.tolerated_failure_count or 0
+    tolerated_pct = eval_input.tolerated_failure_percentage or 0.0
+    if failed <= tolerated_count or failed * 100.0 / total <= tolerated_pct:
+        return
+    error = StatesErrorNameType.StatesExceedToleratedFailureThreshold.to_name()
+    cause = (
+        f"The specified tolerated failure threshold was exceeded: {failed} of {total} "
+        f"child executions failed (tolerated: {tolerated_pct}%, {tolerated_count} items)"
+    )
+    raise FailureEventException(
+        FailureEvent(
+            env=env,
+            error_name=StatesErrorName(
+                typ=StatesErrorNameType.StatesExceedToleratedFailureThreshold
+            ),
+            event_type=HistoryEventType.MapRunFailed,
+            event_details=EventDetails(
+                mapRunFailedEventDetails=MapRunFailedEventDetails(error=error, cause=cause)
+            ),
+        )
+    )
+
+
+def _patch_result_writer() -> None:
+    def handle_put_object(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:
+        parameters = env.stack.pop()
+        env.stack.pop()  # the children's outputs: written from the recorded child executions
+        s3 = boto_client_for(
+            service="s3", region=resource_runtime_part.region, state_credentials=state_credentials
+        )
+        map_run_arn: str = env.map_run_record_pool_manager.get_all()[-1].map_run_arn
+        stats = _require_active().map_run(map_run_arn)
+        prefix = parameters.get("Prefix", "")
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        bucket = parameters["Bucket"]
+        map_run_id = map_run_arn.split(":")[-1]
+        express_base = map_run_arn.replace(":mapRun:", ":express:", 1)
+        files: dict[str, list[dict[str, Any]]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
+        for status in ("SUCCEEDED", "FAILED"):
+            entries = [
+                c.to_result_entry(f"{express_base}:{c.name}")
+                for c in sorted(stats.children, key=lambda c: c.index)
+                if (c.status == "SUCCEEDED") == (status == "SUCCEEDED")
+            ]
+            if not entries:
+                continue
+            key = f"{prefix}{map_run_id}/{status}_0.json"
+            body = json.dumps(entries).encode()
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+            files[status].append({"Key": key, "Size": len(body)})
+        manifest = {"DestinationBucket": bucket, "MapRunArn": map_run_arn, "ResultFiles": files}
+        key = f"{prefix}{map_run_id}/manifest.json"
+        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest, indent=2).encode())
+        env.stack.append(
+            {"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": bucket, "Key": key}}
+        )
+
+    resource_eval_s3.ResourceEvalS3._handle_put_object = staticmethod(handle_put_object)
+
+
+def _patch_s3_counter() -> None:
+    original_call = BotocoreStubber.__call__
+
+    def call(self: BotocoreStubber, event_name: str, request: Any, **kwargs: Any) -> Any:
+        run = _active
+        if run is not None and self.enabled and "s3" in event_name.split(".")[1:2]:
+            kind = "put" if request.method in ("PUT", "POST", "DELETE") else "get"
+            with run.lock:
+                run.s3_requests[kind] += 1
+        return original_call(self, event_name, request, **kwargs)
+
+    BotocoreStubber.__call__ = call

@@ -1,0 +1,152 @@
+"""Map the template's AWS resources to local ones and build the functions' environment.
+
+- Lambda functions: run in-process by the adapter, under a local name and ARN.
+- The S3 bucket(s): created in moto (in-memory S3) under their local name.
+- The DynamoDB table: the handlers' store becomes SQLite (CRAWLMAP_SQLITE_PATH).
+- The SNS topic: the notification is written to a file and printed (CRAWLMAP_NOTIFY_FILE).
+
+Environment: the handlers read os.environ, and Map iterations of every function run
+concurrently in threads of one process, so the engine sets ONE environment per run: the union
+of the functions' variables (they share names and values in crawlmap's stack) plus the local
+mapping above. A variable two functions set differently is reported in `conflicts`; the first
+function's value wins.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from crawlmap.engine.errors import EngineError
+from crawlmap.engine.template import (
+    ACCOUNT_ID,
+    PARTITION,
+    REGION,
+    FunctionSpec,
+    resolve,
+    state_machine_resource,
+)
+from lambdas.common import env as env_names
+
+LOCAL_PREFIX = "crawlmap-local"
+
+
+def _arn(service: str) -> str:
+    return f"arn:{PARTITION}:{service}:{REGION}:{ACCOUNT_ID}"
+
+
+def _slug(logical_id: str) -> str:
+    return re.sub(r"[^a-z0-9-]", "-", logical_id.lower()).strip("-")
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    """Local physical names for the template's resources, and the intrinsic resolver on them."""
+
+    template: Mapping[str, Any]
+
+    def _type(self, logical_id: str) -> str:
+        res = self.template.get("Resources", {}).get(logical_id)
+        if res is None:
+            raise EngineError(f"the template refers to an unknown resource {logical_id!r}")
+        return str(res.get("Type", ""))
+
+    def function_name(self, logical_id: str) -> str:
+        return f"{LOCAL_PREFIX}-{logical_id}"[:64]
+
+    def function_arn(self, logical_id: str) -> str:
+        return f"{_arn('lambda')}:function:{self.function_name(logical_id)}"
+
+    def bucket_name(self, logical_id: str) -> str:
+        return f"{LOCAL_PREFIX}-{_slug(logical_id)}"[:63].rstrip("-")
+
+    def table_name(self, logical_id: str) -> str:
+        return f"{LOCAL_PREFIX}-{logical_id}"
+
+    def topic_arn(self, logical_id: str) -> str:
+        return f"arn:{PARTITION}:sns:{REGION}:{ACCOUNT_ID}:{LOCAL_PREFIX}-{logical_id}"
+
+    def state_machine_name(self) -> str:
+        logical_id, _ = state_machine_resource(self.template)
+        return f"{LOCAL_PREFIX}-{logical_id}"[:80]
+
+    def state_machine_arn(self) -> str:
+        return (
+            f"arn:{PARTITION}:states:{REGION}:{ACCOUNT_ID}:stateMachine:{self.state_machine_name()}"
+        )
+
+    def bucket_names(self) -> list[str]:
+        return [
+            self.bucket_name(lid)
+            for lid, res in self.template.get("Resources", {}).items()
+            if res.get("Type") == "AWS::S3::Bucket"
+        ]
+
+    def __call__(self, logical_id: str, attribute: str | None) -> str:
+        """Resolve Ref (attribute None) or Fn::GetAtt on a resource of the template."""
+        kind = self._type(logical_id)
+        if kind == "AWS::Lambda::Function":
+            return (
+                self.function_name(logical_id)
+                if attribute is None
+                else self.function_arn(logical_id)
+            )
+        if kind == "AWS::S3::Bucket":
+            name = self.bucket_name(logical_id)
+            if attribute in (None, "BucketName"):
+                return name
+            if attribute == "Arn":
+                return f"arn:{PARTITION}:s3:::{name}"
+            return f"{name}.s3.{REGION}.amazonaws.com"
+        if kind in ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"):
+            name = self.table_name(logical_id)
+            if attribute is None:
+                return name
+            return f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT_ID}:table/{name}"
+        if kind == "AWS::SNS::Topic":
+            arn = self.topic_arn(logical_id)
+            return arn.rsplit(":", 1)[1] if attribute == "TopicName" else arn
+        if kind == "AWS::StepFunctions::StateMachine":
+            return self.state_machine_name() if attribute == "Name" else self.state_machine_arn()
+        service = kind.split("::")[1].lower() if kind.count("::") == 2 else "unknown"
+        return f"arn:{PARTITION}:{service}:{REGION}:{ACCOUNT_ID}:{logical_id}"
+
+
+@dataclass(frozen=True)
+class RunEnvironment:
+    variables: dict[str, str]
+    conflicts: list[str]
+
+
+def run_environment(
+    functions: Mapping[str, FunctionSpec],
+    resources: LocalResources,
+    *,
+    sqlite_path: str,
+    notify_file: str,
+    overrides: Mapping[str, str] | None = None,
+) -> RunEnvironment:
+    """The one environment all handlers of a run see (see the module docstring)."""
+    merged: dict[str, str] = {}
+    conflicts: list[str] = []
+    for spec in functions.values():
+        for name, raw in spec.environment.items():
+            value = str(resolve(raw, resources))
+            if name in merged and merged[name] != value:
+                conflicts.append(f"{name}: {spec.logical_id} sets {value!r}, kept {merged[name]!r}")
+                continue
+            merged[name] = value
+    merged.update(
+        {
+            env_names.SQLITE_PATH: sqlite_path,
+            env_names.NOTIFY_FILE: notify_file,
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+        }
+    )
+    merged.update(overrides or {})
+    return RunEnvironment(variables=merged, conflicts=conflicts)

@@ -1,0 +1,340 @@
+"""Run one execution of the synthesized state machine locally and save it as a run folder.
+
+moto stands in for AWS here: its Step Functions interpreter runs the definition, its S3 holds
+the distributed Map's item list and results; the Lambda handlers run in-process (adapter.py)
+and the store is SQLite. See moto_gaps.py for where moto differs from AWS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+from moto import mock_aws
+
+from crawlmap.engine import moto_gaps
+from crawlmap.engine.adapter import FunctionRuntime, Invocation, LambdaAdapter, fresh_container
+from crawlmap.engine.errors import EngineError
+from crawlmap.engine.resources import LocalResources, run_environment
+from crawlmap.engine.results import collect_results, read_notification
+from crawlmap.engine.runs import crawlmap_home, iso, new_run_id, write_json, write_jsonl
+from crawlmap.engine.template import (
+    ACCOUNT_ID,
+    REGION,
+    definition_of,
+    function_specs,
+    load_template,
+)
+
+STATE_PAYLOAD_LIMIT = 256 * 1024  # bytes: Step Functions' limit on a state's input or output
+_run_lock = threading.Lock()  # moto's interpreter hooks are process-wide: one run at a time
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    home: Path = field(default_factory=crawlmap_home)
+    db_path: Path | None = None  # default: <home>/crawlmap.db
+    time_scale: float = 1.0  # Retry/Wait intervals are multiplied by this (AWS: always 1)
+    env_overrides: Mapping[str, str] = field(default_factory=dict)
+    context_overrides: Mapping[str, Any] = field(default_factory=dict)  # cdk.json context
+    template: Mapping[str, Any] | None = None  # an already synthesized template
+    template_path: Path | None = None  # or a template file (cdk.out/<stack>.template.json)
+    on_invocation: Callable[[Invocation], None] | None = None
+    run_id: str | None = None
+
+    def database(self) -> Path:
+        return self.db_path or self.home / "crawlmap.db"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    run_dir: Path
+    status: str  # SUCCEEDED | FAILED | TIMED_OUT | ABORTED
+    execution_arn: str
+    input: Any
+    output: Any
+    error: str | None
+    cause: str | None
+    summary: dict[str, Any] | None  # the RunSummary, also when CheckFailureRatio failed the run
+    events: list[dict[str, Any]]
+    results: list[dict[str, Any]]
+    meta: dict[str, Any]
+
+
+def _function_states(definition: Mapping[str, Any]) -> dict[str, str]:
+    """Function ARN -> the name of the first Task state that invokes it."""
+    found: dict[str, str] = {}
+
+    def walk(states: Mapping[str, Any]) -> None:
+        for name, state in states.items():
+            if state.get("Type") == "Task":
+                resource = str(state.get("Resource", ""))
+                params = state.get("Parameters") or state.get("Arguments") or {}
+                arn = params.get("FunctionName") if "lambda:invoke" in resource else resource
+                if isinstance(arn, str):
+                    arn = arn.split(":$")[0]
+                    # A function called from two states (inline and distributed Map) is
+                    # named by the shorter state name: "CrawlBatch", not "CrawlBatchDistributed".
+                    if arn not in found or len(name) < len(found[arn]):
+                        found[arn] = name
+            for key in ("ItemProcessor", "Iterator"):
+                if key in state:
+                    walk(state[key].get("States", {}))
+            for branch in state.get("Branches", []):
+                walk(branch.get("States", {}))
+
+    walk(definition.get("States", {}))
+    return found
+
+
+@contextlib.contextmanager
+def _process_environment(variables: Mapping[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def _function_logs_to(log: IO[str]) -> Iterator[None]:
+    """Send what the functions print or log to the run's logs.txt, as Lambda sends it to
+    CloudWatch: stdout stays clean for the CLI's --json."""
+    import sys
+
+    previous_stdout = sys.stdout
+    loggers = [
+        logging.getLogger(),
+        *[lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger)],
+    ]
+    swapped: list[tuple[logging.StreamHandler[Any], Any]] = []
+    for lg in loggers:
+        for handler in lg.handlers:
+            if type(handler) is logging.StreamHandler and handler.stream in (
+                sys.stdout,
+                sys.__stdout__,
+            ):
+                swapped.append((handler, handler.stream))
+                handler.setStream(log)
+    moto_logger = logging.getLogger("moto")
+    moto_level = moto_logger.level
+    moto_logger.setLevel(logging.ERROR)  # its "no effect" parse warnings: see moto_gaps.py
+    try:
+        with contextlib.redirect_stdout(log):
+            yield
+    finally:
+        moto_logger.setLevel(moto_level)
+        for handler, stream in swapped:
+            handler.setStream(stream)
+        # Handlers first configured during the run (Powertools configures once per process).
+        for known in [logging.getLogger(), *logging.root.manager.loggerDict.values()]:
+            if isinstance(known, logging.Logger):
+                for handler in known.handlers:
+                    if isinstance(handler, logging.StreamHandler) and handler.stream is log:
+                        handler.setStream(previous_stdout)
+
+
+def _wait_for(sfn: Any, execution_arn: str) -> dict[str, Any]:
+    while True:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.02)
+
+
+def _history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        events.extend(page["events"])
+    return [iso(e) for e in events]
+
+
+def _largest_state_payload(events: list[dict[str, Any]]) -> int:
+    largest = 0
+    for event in events:
+        for key in ("stateEnteredEventDetails", "stateExitedEventDetails"):
+            details = event.get(key)
+            if details:
+                text = details.get("input") or details.get("output") or ""
+                largest = max(largest, len(text.encode()))
+    return largest
+
+
+def _summary_from_history(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for event in reversed(events):
+        details = event.get("stateExitedEventDetails")
+        if details and details.get("name") == "StoreAndNotify":
+            summary: dict[str, Any] = json.loads(details.get("output") or "null")
+            return summary
+    return None
+
+
+def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) -> RunRecord:
+    """Run the state machine on `execution_input`; save and return the run."""
+    template = options.template or load_template(
+        options.home / "cache", options.context_overrides, options.template_path
+    )
+    resources = LocalResources(template)
+    specs = function_specs(template)
+    definition, normalizations = moto_gaps.normalize_definition(definition_of(template, resources))
+    callers = _function_states(definition)
+    runtimes = [
+        FunctionRuntime(
+            spec=spec,
+            display_name=callers.get(resources.function_arn(lid), lid),
+            local_name=resources.function_name(lid),
+            arn=resources.function_arn(lid),
+        )
+        for lid, spec in specs.items()
+    ]
+
+    run_id = options.run_id or new_run_id()
+    run_dir = options.home / "runs" / run_id
+    run_dir.mkdir(parents=True, exist_ok=False)
+    database = options.database()
+    database.parent.mkdir(parents=True, exist_ok=True)
+    notify_file = run_dir / "notifications.txt"
+    environment = run_environment(
+        specs,
+        resources,
+        sqlite_path=str(database.resolve()),
+        notify_file=str(notify_file.resolve()),
+        overrides=options.env_overrides,
+    )
+    invocations_per_url: dict[str, int] = {}
+    counter_lock = threading.Lock()
+
+    def on_invocation(invocation: Invocation) -> None:
+        if isinstance(invocation.event, dict) and isinstance(invocation.event.get("pages"), list):
+            with counter_lock:
+                for page in invocation.event["pages"]:
+                    url = page.get("url") if isinstance(page, dict) else None
+                    if isinstance(url, str):
+                        invocations_per_url[url] = invocations_per_url.get(url, 0) + 1
+        if options.on_invocation is not None:
+            options.on_invocation(invocation)
+
+    adapter = LambdaAdapter(runtimes, on_invocation)
+    write_json(run_dir / "input.json", execution_input)
+    state_machine_arn = resources.state_machine_arn()
+    active = moto_gaps.ActiveRun(invoke_lambda=adapter.invoke, time_scale=options.time_scale)
+
+    with (
+        _run_lock,
+        (run_dir / "logs.txt").open("w", encoding="utf-8") as log,
+        _function_logs_to(log),
+        _process_environment(environment.variables),
+        fresh_container(),
+        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+    ):
+        moto_gaps.install()
+        adapter.warm()
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in resources.bucket_names():
+            s3.create_bucket(Bucket=bucket)
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        try:
+            created = sfn.create_state_machine(
+                name=resources.state_machine_name(),
+                definition=json.dumps(definition),
+                roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/crawlmap-local",
+                type="STANDARD",
+            )
+        except sfn.exceptions.InvalidDefinition as exc:
+            raise EngineError(f"moto cannot parse the state machine definition: {exc}") from None
+        state_machine_arn = created["stateMachineArn"]
+        moto_gaps.activate(active)
+        try:
+            started = sfn.start_execution(
+                stateMachineArn=state_machine_arn, name=run_id, input=json.dumps(execution_input)
+            )
+            execution_arn = started["executionArn"]
+            described = _wait_for(sfn, execution_arn)
+            events = _history(sfn, execution_arn)
+        finally:
+            moto_gaps.activate(None)
+
+    status = str(described["status"])
+    output = json.loads(described["output"]) if described.get("output") else None
+    summary = output if isinstance(output, dict) and "total" in output else None
+    summary = summary or _summary_from_history(events)
+    results = collect_results(database, run_id, invocations_per_url)
+    children = [c for stats in active.map_runs.values() for c in stats.children]
+    meta: dict[str, Any] = {
+        "run_id": run_id,
+        "execution_arn": execution_arn,
+        "state_machine_arn": state_machine_arn,
+        "status": status,
+        "start_date": iso(described.get("startDate")),
+        "stop_date": iso(described.get("stopDate") or datetime.datetime.now(tz=datetime.UTC)),
+        "error": described.get("error"),
+        "cause": described.get("cause"),
+        "mode": "distributed" if active.map_runs else "inline",
+        "functions": {
+            rt.display_name: {
+                "memory_mb": rt.spec.memory_mb,
+                "architecture": rt.spec.architecture,
+                "timeout_s": rt.spec.timeout_s,
+                "invocations": rt.stats.invocations,
+                "errors": rt.stats.errors,
+                "duration_ms_total": round(rt.stats.duration_ms_total, 3),
+                "max_event_bytes": rt.stats.max_event_bytes,
+                "max_result_bytes": rt.stats.max_result_bytes,
+            }
+            for rt in runtimes
+        },
+        "distributed": None
+        if not active.map_runs
+        else {
+            "child_executions": len(children),
+            "child_executions_failed": sum(c.status != "SUCCEEDED" for c in children),
+            "child_state_transitions": sum(s.state_transitions for s in active.map_runs.values()),
+            "child_duration_ms_total": round(sum(c.duration_ms() for c in children), 3),
+            "execution_type": "EXPRESS",
+        },
+        "store_writes": None,
+        "s3_requests": dict(active.s3_requests),
+        "history_events": len(events),
+        "largest_state_payload_bytes": _largest_state_payload(events),
+        "state_payload_limit_bytes": STATE_PAYLOAD_LIMIT,
+        "time_scale": options.time_scale,
+        "engine_notes": normalizations + environment.conflicts,
+    }
+    write_json(run_dir / "history.json", {"events": events})
+    if output is not None and status == "SUCCEEDED":
+        write_json(run_dir / "output.json", output)
+    write_jsonl(run_dir / "results.jsonl", results)
+    notification = read_notification(notify_file)
+    if notification is not None:
+        write_json(run_dir / "notification.json", notification)
+    write_json(run_dir / "meta.json", meta)
+    return RunRecord(
+        run_id=run_id,
+        run_dir=run_dir,
+        status=status,
+        execution_arn=execution_arn,
+        input=execution_input,
+        output=output,
+        error=described.get("error"),
+        cause=described.get("cause"),
+        summary=summary,
+        events=events,
+        results=results,
+        meta=meta,
+    )
