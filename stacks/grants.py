@@ -1,0 +1,164 @@
+"""Every permission in the stack, written out: what each principal may do and on what.
+
+Wildcards are used only where AWS requires them (each one says why); object prefixes are
+the S3 layout in stacks/storage.py.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks.storage import PAGE_LISTS_PREFIX, RUNS_PREFIX
+
+TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
+TABLE_WRITE = ("dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query")
+RESULT_WRITER_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
+# The Map's label: child executions are named <state machine>/<label>:<id>.
+MAP_RUN_LABEL = "CrawlPages"
+# CloudWatch Logs vended delivery (state machine logging) and X-Ray accept only Resource "*".
+LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+)  # fmt: skip
+XRAY_ACTIONS = (
+    "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules", "xray:GetSamplingTargets",
+)  # fmt: skip
+
+
+def _table_statement(table: dynamodb.ITable, actions: tuple[str, ...]) -> iam.PolicyStatement:
+    return iam.PolicyStatement(actions=list(actions), resources=[table.table_arn])
+
+
+def grant_list_pages(
+    function: lambda_.IFunction, *, table: dynamodb.ITable, bucket: s3.IBucket
+) -> None:
+    """Reads page state, reads page lists, writes batches for the distributed Map."""
+    function.add_to_role_policy(_table_statement(table, TABLE_READ))
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{PAGE_LISTS_PREFIX}*")]
+        )
+    )
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{RUNS_PREFIX}*")]
+        )
+    )
+    if table.encryption_key:
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:DescribeKey"],
+                resources=[table.encryption_key.key_arn],
+            )
+        )
+
+
+def grant_store_and_notify(
+    function: lambda_.IFunction,
+    *,
+    table: dynamodb.ITable,
+    bucket: s3.IBucket,
+    topic: sns.ITopic,
+) -> None:
+    """Writes page and run records, reads the distributed Map's results, publishes."""
+    function.add_to_role_policy(_table_statement(table, TABLE_WRITE))
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{RUNS_PREFIX}*")]
+        )
+    )
+    if table.encryption_key:
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                resources=[table.encryption_key.key_arn],
+            )
+        )
+    function.add_to_role_policy(
+        iam.PolicyStatement(actions=["sns:Publish"], resources=[topic.topic_arn])
+    )
+    if topic.master_key:  # publishing to an encrypted topic encrypts with its key
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=[topic.master_key.key_arn],
+            )
+        )
+
+
+def grant_state_machine(
+    scope: Construct,
+    *,
+    role: iam.IRole,
+    state_machine: sfn.StateMachine,
+    functions: list[lambda_.IFunction],
+    bucket: s3.IBucket,
+) -> None:
+    """Invoke the three functions; run the distributed Map on the runs/ prefix only."""
+    runs_objects = bucket.arn_for_objects(f"{RUNS_PREFIX}*")
+    base = iam.Policy(
+        scope,
+        "StateMachinePolicy",
+        roles=[role],
+        statements=[
+            iam.PolicyStatement(
+                sid="InvokeCrawlFunctions",
+                actions=["lambda:InvokeFunction"],
+                resources=[f.function_arn for f in functions],
+            ),
+            iam.PolicyStatement(
+                sid="ReadBatchesWithItemReader", actions=["s3:GetObject"], resources=[runs_objects]
+            ),
+            iam.PolicyStatement(
+                sid="WriteResultsWithResultWriter",
+                actions=list(RESULT_WRITER_ACTIONS),
+                resources=[runs_objects],
+            ),
+            iam.PolicyStatement(
+                sid="DeliverLogs", actions=list(LOG_DELIVERY_ACTIONS), resources=["*"]
+            ),
+            iam.PolicyStatement(sid="Tracing", actions=list(XRAY_ACTIONS), resources=["*"]),
+        ],
+    )
+    # The state machine validates its logging permissions when it is created.
+    state_machine.node.add_dependency(base)
+
+    def execution_arn(resource_name: str) -> str:
+        # Pseudo parameters rather than the stack's env, so the ARN (and its cdk-nag finding id)
+        # is the same whatever account and region synthesize.
+        return f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:{resource_name}"
+
+    name = state_machine.state_machine_name
+    iam.Policy(
+        scope,
+        "StateMachineChildExecutionsPolicy",
+        roles=[role],
+        statements=[
+            iam.PolicyStatement(
+                sid="StartChildExecutions",
+                actions=["states:StartExecution"],
+                resources=[state_machine.state_machine_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ManageChildExecutions",
+                actions=["states:DescribeExecution", "states:StopExecution"],
+                # Step Functions names executions <machine>:<id> and map-run children
+                # <machine>/<label>:<id>; the ids are only known at run time.
+                resources=[execution_arn(f"{name}:*"), execution_arn(f"{name}/{MAP_RUN_LABEL}:*")],
+            ),
+            iam.PolicyStatement(
+                sid="RedriveMapRun",
+                actions=["states:RedriveExecution"],
+                resources=[execution_arn(f"{name}/{MAP_RUN_LABEL}:*")],
+            ),
+        ],
+    )
