@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import boto3
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from crawlmap.engine import moto_gaps
@@ -256,7 +257,7 @@ def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) ->
                 roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/crawlmap-local",
                 type="STANDARD",
             )
-        except sfn.exceptions.InvalidDefinition as exc:
+        except ClientError as exc:
             raise EngineError(f"moto cannot parse the state machine definition: {exc}") from None
         state_machine_arn = created["stateMachineArn"]
         moto_gaps.activate(active)

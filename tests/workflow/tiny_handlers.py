@@ -19,3 +19,36 @@ def fail_if_asked(event: Any, context: Any) -> Any:
 
 def nothing(event: Any, context: Any) -> Any:
     return {}
+
+
+def put_items(event: Any, context: Any) -> Any:
+    """Write event["items"] as a JSON array to the test bucket (moto S3, as ListPages does)."""
+    import json
+    import os
+
+    import boto3
+
+    bucket = os.environ["TINY_BUCKET"]
+    boto3.client("s3").put_object(Bucket=bucket, Key="items.json", Body=json.dumps(event["items"]))
+    return {"bucket": bucket, "key": "items.json"}
+
+
+def read_result_writer(event: Any, context: Any) -> Any:
+    """Read what the ResultWriter wrote: the manifest and every result file it lists."""
+    import json
+
+    import boto3
+
+    s3 = boto3.client("s3")
+    location = event["result_writer"]
+    manifest = json.loads(
+        s3.get_object(Bucket=location["Bucket"], Key=location["Key"])["Body"].read()
+    )
+    files = {
+        entry["Key"]: json.loads(
+            s3.get_object(Bucket=manifest["DestinationBucket"], Key=entry["Key"])["Body"].read()
+        )
+        for status in ("SUCCEEDED", "FAILED", "PENDING")
+        for entry in manifest["ResultFiles"][status]
+    }
+    return {"manifest": manifest, "files": files}

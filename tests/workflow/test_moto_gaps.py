@@ -1,0 +1,212 @@
+"""Each place moto 5.2.5's Step Functions interpreter differs from AWS, and the engine's answer.
+
+moto stands in for AWS Step Functions and S3 here. Every test first shows the gap on moto as
+it is (so a moto upgrade that closes it is noticed), then that the engine behaves as AWS does.
+The handlers are the tiny ones in tiny_handlers.py, so these tests do not depend on the crawler.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from crawlmap.engine.moto_gaps import normalize_definition
+from crawlmap.engine.runner import EngineOptions, RunRecord, run_execution
+from tests.workflow.templates import concrete, template_with
+
+HANDLERS = {
+    "PutItems": "tests.workflow.tiny_handlers.put_items",
+    "Child": "tests.workflow.tiny_handlers.fail_if_asked",
+    "ReadResults": "tests.workflow.tiny_handlers.read_result_writer",
+}
+
+
+def distributed_definition(
+    *, execution_type: str = "EXPRESS", tolerated: Any = 50, catch: bool = False
+) -> dict[str, Any]:
+    child: dict[str, Any] = {"Type": "Task", "Resource": "<fn:Child>", "End": True}
+    if catch:
+        child["Catch"] = [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]
+    states: dict[str, Any] = {"Child": child}
+    if catch:
+        states["Caught"] = {"Type": "Pass", "Result": {"caught": True}, "End": True}
+    return {
+        "StartAt": "PutItems",
+        "States": {
+            "PutItems": {
+                "Type": "Task",
+                "Resource": "<fn:PutItems>",
+                "ResultPath": "$.location",
+                "Next": "Fan",
+            },
+            "Fan": {
+                "Type": "Map",
+                "Label": "Fan",
+                "MaxConcurrency": 3,
+                "ToleratedFailurePercentage": tolerated,
+                "ItemReader": {
+                    "Resource": "arn:aws:states:::s3:getObject",
+                    "ReaderConfig": {"InputType": "JSON"},
+                    "Parameters": {"Bucket.$": "$.location.bucket", "Key.$": "$.location.key"},
+                },
+                "ItemSelector": {"n.$": "$$.Map.Item.Value.n", "fail.$": "$$.Map.Item.Value.fail"},
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": execution_type},
+                    "StartAt": "Child",
+                    "States": states,
+                },
+                "ResultWriter": {
+                    "Resource": "arn:aws:states:::s3:putObject",
+                    "Parameters": {"Bucket": "<bucket>", "Prefix": "results"},
+                },
+                "ResultSelector": {"result_writer.$": "$.ResultWriterDetails"},
+                "Next": "ReadResults",
+            },
+            "ReadResults": {"Type": "Task", "Resource": "<fn:ReadResults>", "End": True},
+        },
+    }
+
+
+def items(count: int, failing: set[int] = frozenset()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    return [{"n": i, "fail": "boom" if i in failing else ""} for i in range(count)]
+
+
+def run(tmp_path: Path, definition: dict[str, Any], payload: Any, **options: Any) -> RunRecord:
+    return run_execution(
+        payload,
+        EngineOptions(
+            home=tmp_path / "home",
+            template=template_with(definition, HANDLERS),
+            time_scale=0.01,
+            **options,
+        ),
+    )
+
+
+def moto_rejects(definition: dict[str, Any]) -> str:
+    """The error moto's own create_state_machine gives for the definition ('' if accepted)."""
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        try:
+            sfn.create_state_machine(
+                name="raw",
+                definition=json.dumps(concrete(definition)),
+                roleArn="arn:aws:iam::123456789012:role/r",
+            )
+        except ClientError as exc:
+            return str(exc)
+    return ""
+
+
+def test_express_children_and_integer_tolerance_fail_to_parse_on_moto_but_run_on_the_engine(
+    tmp_path: Path,
+) -> None:
+    raw = distributed_definition(execution_type="EXPRESS", tolerated=50)
+    assert "expecting '\"STANDARD\"'" in moto_rejects(
+        distributed_definition(execution_type="EXPRESS", tolerated=50.0)
+    )
+    assert '"ToleratedFailurePercentage":50' in moto_rejects(
+        distributed_definition(execution_type="STANDARD", tolerated=50)
+    )
+    assert moto_rejects(distributed_definition(execution_type="STANDARD", tolerated=50.0)) == ""
+
+    normalized, notes = normalize_definition(raw)
+    fan = normalized["States"]["Fan"]
+    assert fan["ItemProcessor"]["ProcessorConfig"]["ExecutionType"] == "STANDARD"
+    assert fan["ToleratedFailurePercentage"] == 50.0
+    assert isinstance(fan["ToleratedFailurePercentage"], float)
+    assert len(notes) == 2
+
+    record = run(tmp_path, raw, {"items": items(4)})
+    assert record.status == "SUCCEEDED"
+    assert record.meta["mode"] == "distributed"
+    assert record.meta["distributed"]["child_executions"] == 4
+    assert record.meta["distributed"]["child_state_transitions"] == 4
+    assert record.meta["functions"]["Child"]["invocations"] == 4
+
+
+def test_result_writer_writes_the_result_files_aws_writes(tmp_path: Path) -> None:
+    record = run(tmp_path, distributed_definition(), {"items": items(5, failing={3})})
+    assert record.status == "SUCCEEDED"
+    manifest = record.output["manifest"]
+    files = record.output["files"]
+    succeeded = manifest["ResultFiles"]["SUCCEEDED"]
+    failed = manifest["ResultFiles"]["FAILED"]
+    assert [Path(f["Key"]).name for f in succeeded] == ["SUCCEEDED_0.json"]
+    assert [Path(f["Key"]).name for f in failed] == ["FAILED_0.json"]
+    assert manifest["ResultFiles"]["PENDING"] == []
+    assert all(f["Key"].startswith("results/") for f in succeeded + failed)
+
+    ok_entries = files[succeeded[0]["Key"]]
+    assert sorted(json.loads(e["Input"])["n"] for e in ok_entries) == [0, 1, 2, 4]
+    for entry in ok_entries:
+        assert entry["Status"] == "SUCCEEDED"
+        assert json.loads(entry["Output"]) == json.loads(entry["Input"])  # the child echoes
+        assert set(entry) >= {"ExecutionArn", "InputDetails", "Name", "OutputDetails"}
+        assert entry["StartDate"] <= entry["StopDate"]
+    (failed_entry,) = files[failed[0]["Key"]]
+    assert failed_entry["Status"] == "FAILED"
+    assert json.loads(failed_entry["Input"]) == {"n": 3, "fail": "boom"}
+    assert failed_entry["Error"] == "TinyError"
+    assert "asked to fail" in failed_entry["Cause"]
+    assert succeeded[0]["Size"] == len(json.dumps(ok_entries).encode())
+
+
+def test_tolerated_failure_percentage_is_enforced(tmp_path: Path) -> None:
+    within = run(tmp_path, distributed_definition(tolerated=50), {"items": items(4, {0})})
+    assert within.status == "SUCCEEDED"
+
+    beyond = run(tmp_path, distributed_definition(tolerated=50), {"items": items(4, {0, 1, 2})})
+    assert beyond.status == "FAILED"
+    assert beyond.error == "States.ExceedToleratedFailureThreshold"
+    assert "3 of 4" in (beyond.cause or "")
+    assert "MapRunFailed" in [e["type"] for e in beyond.events]
+
+    caught = run(
+        tmp_path, distributed_definition(tolerated=0, catch=True), {"items": items(4, {0, 1})}
+    )
+    assert caught.status == "SUCCEEDED", "a child that catches its error succeeds"
+
+
+def test_retry_waits_are_scaled_locally_and_still_recorded(tmp_path: Path) -> None:
+    definition = {
+        "StartAt": "Flaky",
+        "States": {
+            "Flaky": {
+                "Type": "Task",
+                "Resource": "<fn:Child>",
+                "Retry": [{"ErrorEquals": ["TinyError"], "IntervalSeconds": 20, "MaxAttempts": 2}],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Done"}],
+                "Next": "Done",
+            },
+            "Done": {"Type": "Pass", "End": True},
+        },
+    }
+    started = time.monotonic()
+    record = run(tmp_path, definition, {"fail": "always"})
+    assert time.monotonic() - started < 10, "20 s + 40 s of retry waits, scaled by 0.01"
+    types = [e["type"] for e in record.events]
+    assert types.count("LambdaFunctionFailed") == 3  # the first attempt and two retries
+    assert record.status == "SUCCEEDED"
+    assert record.output["error"]["Error"] == "TinyError"
+    assert json.loads(record.output["error"]["Cause"])["errorType"] == "TinyError"
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.01])
+def test_time_scale_is_recorded_in_the_run(tmp_path: Path, scale: float) -> None:
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+    record = run_execution(
+        {},
+        EngineOptions(
+            home=tmp_path / "home", template=template_with(definition, {}), time_scale=scale
+        ),
+    )
+    assert record.meta["time_scale"] == scale
+    assert json.loads((record.run_dir / "meta.json").read_text())["status"] == "SUCCEEDED"
