@@ -185,3 +185,57 @@ def static_site() -> Iterator[StaticSite]:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+def child_record(
+    batch_id: int,
+    urls: list[str],
+    *,
+    output: Any = None,
+    status: str = "SUCCEEDED",
+    error: str | None = None,
+    cause: str | None = None,
+) -> dict[str, Any]:
+    """One child-execution record as ResultWriter writes it (AWS format)."""
+    child_input = {"run_id": "r", "batch_id": batch_id, "pages": [make_task(u) for u in urls]}
+    arn = f"arn:aws:states:{REGION}:123456789012:express:crawl/CrawlPages:{batch_id}"
+    record: dict[str, Any] = {
+        "ExecutionArn": arn,
+        "Input": dumps(child_input),
+        "InputDetails": {"Included": True},
+        "Name": str(batch_id),
+        "StartDate": "2026-01-01T00:00:01.000Z",
+        "StateMachineArn": f"arn:aws:states:{REGION}:123456789012:stateMachine:crawl/CrawlPages",
+        "Status": status,
+        "StopDate": "2026-01-01T00:00:02.000Z",
+    }
+    if output is not None:
+        record["Output"] = dumps(output)
+        record["OutputDetails"] = {"Included": True}
+    if error is not None:
+        record["Error"] = error
+    if cause is not None:
+        record["Cause"] = cause
+    return record
+
+
+def write_result_writer(
+    s3: S3Client, bucket: str, prefix: str, files: dict[str, list[list[dict[str, Any]]]]
+) -> str:
+    """Write result files and manifest.json under prefix like ResultWriter; return its key."""
+    map_run = "a1b2c3"
+    result_files: dict[str, list[dict[str, Any]]] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
+    for status, contents in files.items():
+        for number, records in enumerate(contents):
+            key = f"{prefix}/{map_run}/{status}_{number}.json"
+            body = json.dumps(records, indent=1).encode()
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+            result_files[status].append({"Key": key, "Size": len(body)})
+    manifest = {
+        "DestinationBucket": bucket,
+        "MapRunArn": f"arn:aws:states:{REGION}:123456789012:mapRun:crawl/CrawlPages:{map_run}",
+        "ResultFiles": result_files,
+    }
+    manifest_key = f"{prefix}/{map_run}/manifest.json"
+    s3.put_object(Bucket=bucket, Key=manifest_key, Body=dumps(manifest).encode())
+    return manifest_key

@@ -1,0 +1,90 @@
+"""StoreAndNotify: write a run's results and summary, publish the notification, return it.
+
+Results stream through in chunks: the store writes each chunk and the counter counts it, so
+nothing holds the whole run. Idempotent: the outcome of each page travels in its result and
+store keys are deterministic, so a second run writes and counts exactly the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from lambdas.common.errors import InvalidInputError
+from lambdas.common.models import PageResult, RunInfo, RunSummary
+from lambdas.common.notifier import Notifier
+from lambdas.common.store import Store, parse_instant
+from lambdas.store_and_notify.results import ResultReader, run_results
+from lambdas.store_and_notify.summary import SummaryCounter, message_text, subject_line
+
+WRITE_CHUNK = 500  # results per store call: bounded memory, few round trips
+
+
+@dataclass(frozen=True)
+class StoringContext:
+    store: Store
+    notifier: Notifier
+    reader: ResultReader
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class StoreOutcome:
+    summary: RunSummary
+    store_writes: int
+
+
+def parse_run(event: object) -> tuple[RunInfo, Any]:
+    """The `run` (RunInfo from ListPages) and `batches` of StoreAndNotify's input."""
+    if not isinstance(event, Mapping):
+        raise InvalidInputError("input", "must be a JSON object with run and batches")
+    run = event.get("run")
+    if not isinstance(run, Mapping):
+        raise InvalidInputError("run", "must be the run object ListPages returned")
+    for name in ("run_id", "started_at"):
+        if not isinstance(run.get(name), str) or not run[name]:
+            raise InvalidInputError(f"run.{name}", "must be a non-empty string")
+    try:
+        parse_instant(run["started_at"])
+    except ValueError:
+        raise InvalidInputError("run.started_at", "is not an ISO 8601 time") from None
+    if run.get("mode") not in ("inline", "distributed"):
+        raise InvalidInputError("run.mode", "must be inline or distributed")
+    if "batches" not in event:
+        raise InvalidInputError("batches", "missing: the Map's results")
+    info: RunInfo = dict(run)  # type: ignore[assignment]
+    return info, event["batches"]
+
+
+def _chunks(results: Iterable[PageResult], size: int) -> Iterator[list[PageResult]]:
+    chunk: list[PageResult] = []
+    for result in results:
+        chunk.append(result)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def store_results(event: object, context: StoringContext) -> StoreOutcome:
+    """Write every result and the summary; return the summary (not yet published)."""
+    run, batches = parse_run(event)
+    counter = SummaryCounter()
+    writes = 0
+    for chunk in _chunks(run_results(batches, context.reader), WRITE_CHUNK):
+        for result in chunk:
+            counter.add(result)
+        writes += context.store.save_results(run["run_id"], chunk, run["started_at"])
+    summary = counter.summary(run, context.clock())
+    writes += context.store.save_summary(summary)
+    return StoreOutcome(summary=summary, store_writes=writes)
+
+
+def store_and_notify(event: object, context: StoringContext) -> StoreOutcome:
+    """The StoreAndNotify task: store, then publish; the summary is the execution output."""
+    outcome = store_results(event, context)
+    context.notifier.publish(subject_line(outcome.summary), message_text(outcome.summary))
+    return outcome
