@@ -9,12 +9,11 @@ import sys
 
 from lambdas.common.errors import ConfigError
 from stacks.config import load_config
-from stacks.synth import add_crawlmap, quiet_jsii
+from stacks.synth import add_crawlmap
 
 
 def main() -> int:
-    quiet_jsii()
-    from aws_cdk import App
+    from aws_cdk import App  # after stacks/__init__ has quietened jsii
 
     app = App()  # the CDK CLI passes cdk.json's context and every `-c key=value`
     try:

@@ -13,6 +13,7 @@ from stacks.config import CrawlmapConfig
 from stacks.functions import Functions
 from stacks.grants import grant_list_pages, grant_state_machine, grant_store_and_notify
 from stacks.monitoring import Monitoring
+from stacks.nag import acknowledge_findings
 from stacks.notifications import Notifications
 from stacks.schedule import Schedule
 from stacks.storage import Storage
@@ -64,7 +65,7 @@ class CrawlmapStack(Stack):
             bucket=bucket,
             topic=self.notifications.run_topic,
         )
-        grant_state_machine(
+        self.state_machine_policy, self.child_executions_policy = grant_state_machine(
             self,
             role=self.workflow.role,
             state_machine=self.workflow.state_machine,
@@ -84,3 +85,4 @@ class CrawlmapStack(Stack):
             dead_letter_queue=self.schedule.dead_letter_queue,
             alarm_topic=self.notifications.alarm_topic,
         )
+        acknowledge_findings(self)

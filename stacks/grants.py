@@ -102,8 +102,11 @@ def grant_state_machine(
     state_machine: sfn.StateMachine,
     functions: list[lambda_.IFunction],
     bucket: s3.IBucket,
-) -> None:
-    """Invoke the three functions; run the distributed Map on the runs/ prefix only."""
+) -> tuple[iam.Policy, iam.Policy]:
+    """Invoke the three functions; run the distributed Map on the runs/ prefix only.
+
+    Returns the policy the state machine needs to exist and the child-executions policy.
+    """
     runs_objects = bucket.arn_for_objects(f"{RUNS_PREFIX}*")
     base = iam.Policy(
         scope,
@@ -138,7 +141,7 @@ def grant_state_machine(
         return f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:{resource_name}"
 
     name = state_machine.state_machine_name
-    iam.Policy(
+    children = iam.Policy(
         scope,
         "StateMachineChildExecutionsPolicy",
         roles=[role],
@@ -162,3 +165,4 @@ def grant_state_machine(
             ),
         ],
     )
+    return base, children

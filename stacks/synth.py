@@ -30,12 +30,6 @@ STACK_ID = "Crawlmap"
 SKIP_BUNDLING: dict[str, list[str]] = {"aws:cdk:bundling-stacks": []}
 
 
-def quiet_jsii() -> None:
-    """Silence jsii's Node version banners (call before the first aws_cdk import)."""
-    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")
-
-
 def cdk_json_context() -> dict[str, Any]:
     context: dict[str, Any] = json.loads(CDK_JSON.read_text())["context"]
     return context
@@ -84,7 +78,6 @@ def build_app(
     context_overrides: Mapping[str, Any] | None = None, *, nag: bool = False
 ) -> tuple[App, CrawlmapStack]:
     """An App with cdk.json's context (+ overrides), bundling skipped, and the stack in it."""
-    quiet_jsii()
     from aws_cdk import App
 
     context = {**context_with(context_overrides), **SKIP_BUNDLING}
