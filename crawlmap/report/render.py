@@ -1,0 +1,601 @@
+"""Render one execution as a single self-contained HTML page.
+
+Inline CSS, JS and SVG only; a Content-Security-Policy forbids every network fetch. Every
+piece of text that comes from the run (URLs, titles, errors, state names, JSON) goes through
+html.escape: it was written by the crawled web.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from crawlmap.history import (
+    ExecutionHistory,
+    MapIteration,
+    RunFolder,
+    load_run,
+    parse_history,
+)
+from crawlmap.report.graph import STATUS_LABEL, render_graph
+
+MAX_EVENT_ROWS = 5000
+OUTCOMES = ("new", "changed", "unchanged", "failed", "skipped")
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+    "img-src data:; base-uri 'none'; form-action 'none'"
+)
+
+
+def _asset(name: str) -> str:
+    return resources.files("crawlmap.report").joinpath(name).read_text(encoding="utf-8")
+
+
+def _e(value: Any) -> str:
+    return escape("" if value is None else str(value), quote=True)
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if value < 1000:
+        return f"{value:,.0f} ms"
+    return f"{value / 1000:,.2f} s"
+
+
+def _offset(ts: datetime | None, t0: datetime) -> float | None:
+    return None if ts is None else (ts - t0).total_seconds() * 1000
+
+
+def _json_block(value: Any) -> str:
+    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+    return f'<pre class="json">{escape(text)}</pre>'
+
+
+@dataclass(frozen=True)
+class PageRow:
+    url: str
+    outcome: str
+    status: Any
+    attempts: Any
+    elapsed_ms: Any
+    iteration: MapIteration | None
+    error: str | None
+    title: str | None
+
+
+def _page_rows(run: RunFolder | None, history: ExecutionHistory) -> list[PageRow]:
+    by_url: dict[str, MapIteration] = {}
+    for it in history.iterations:
+        for url in it.pages:
+            by_url.setdefault(url, it)
+    rows: list[PageRow] = []
+    if run is not None and run.results:
+        for result in run.results:
+            url = str(result.get("url") or "")
+            rows.append(
+                PageRow(
+                    url=url,
+                    outcome=str(result.get("outcome") or ("ok" if result.get("ok") else "failed")),
+                    status=result.get("status"),
+                    attempts=result.get("attempts"),
+                    elapsed_ms=result.get("elapsed_ms"),
+                    iteration=by_url.get(url),
+                    error=result.get("error"),
+                    title=result.get("title"),
+                )
+            )
+        return rows
+    for url, it in by_url.items():  # no results.jsonl: what the iterations say
+        failed = it.caught_error is not None or it.status != "succeeded"
+        rows.append(
+            PageRow(
+                url=url,
+                outcome="failed" if failed else "ok",
+                status=None,
+                attempts=it.attempts,
+                elapsed_ms=None,
+                iteration=it,
+                error=it.caught_error,
+                title=None,
+            )
+        )
+    return rows
+
+
+def _summary_counts(history: ExecutionHistory, rows: Sequence[PageRow]) -> dict[str, Any]:
+    output = history.output if isinstance(history.output, Mapping) else {}
+    counts: dict[str, Any] = {}
+    if rows:
+        counts["total"] = len(rows)
+        counts["ok"] = sum(1 for r in rows if r.outcome not in ("failed", "skipped"))
+        for outcome in OUTCOMES:
+            counts[outcome] = sum(1 for r in rows if r.outcome == outcome)
+    for key in ("total", "ok", "failed", "skipped", "new", "changed", "unchanged"):
+        if key not in counts and isinstance(output.get(key), int):
+            counts[key] = output[key]
+    if isinstance(output.get("failure_ratio"), int | float):
+        counts["failure_ratio"] = output["failure_ratio"]
+    elif counts.get("total"):
+        denominator = counts["total"] - counts.get("skipped", 0)
+        counts["failure_ratio"] = counts.get("failed", 0) / denominator if denominator else 0.0
+    return counts
+
+
+def _metric(name: str, value: Any, css: str = "", metric_id: str = "") -> str:
+    ident = f' id="metric-{metric_id}"' if metric_id else ""
+    return (
+        f'<div class="metric {css}"{ident}><div class="value">{_e(value)}</div>'
+        f'<div class="name">{_e(name)}</div></div>'
+    )
+
+
+def meta_distributed(run: RunFolder | None) -> Mapping[str, Any] | None:
+    distributed = run.meta.get("distributed") if run is not None else None
+    return distributed if isinstance(distributed, Mapping) else None
+
+
+def _summary(history: ExecutionHistory, run: RunFolder | None, rows: Sequence[PageRow]) -> str:
+    from crawlmap.cost.model import count_state_transitions
+
+    counts = _summary_counts(history, rows)
+    transitions = count_state_transitions(history)
+    iterations = history.iterations
+    retries = sum(v.retries for v in history.states)
+    caught = sum(1 for v in history.states if v.status == "caught")
+    metrics = []
+    if "total" in counts:
+        metrics.append(_metric("Pages", counts["total"], "", "total"))
+        metrics.append(_metric("OK", counts.get("ok", 0), "ok", "ok"))
+        metrics.append(
+            _metric(
+                "Failed",
+                counts.get("failed", 0),
+                "failed" if counts.get("failed") else "",
+                "failed",
+            )
+        )
+        metrics.append(_metric("Skipped", counts.get("skipped", 0), "", "skipped"))
+        for key in ("new", "changed", "unchanged"):
+            metrics.append(_metric(key.capitalize(), counts.get(key, 0), "", key))
+    if "failure_ratio" in counts:
+        metrics.append(
+            _metric("Failure ratio", f"{counts['failure_ratio']:.1%}", "", "failure-ratio")
+        )
+    metrics.append(_metric("Duration", _ms(history.duration_ms), "", "duration"))
+    distributed = meta_distributed(run)
+    if distributed is not None:
+        metrics.append(
+            _metric("Child executions", distributed.get("child_executions", "–"), "", "children")
+        )
+    else:
+        metrics.append(_metric("Map iterations", len(iterations), "", "iterations"))
+    metrics.append(_metric("Retries", retries, "warn" if retries else "", "retries"))
+    metrics.append(_metric("Caught errors", caught, "warn" if caught else "", "caught"))
+    metrics.append(_metric("State transitions", transitions.total, "", "transitions"))
+    metrics.append(_metric("Events", len(history.events), "", "events"))
+
+    meta = run.meta if run is not None else {}
+    facts = [
+        ("Execution", history.execution_arn or history.name or "–"),
+        ("State machine", history.state_machine_arn or "–"),
+        (
+            "Mode",
+            meta.get("mode")
+            or ("distributed" if any(m.mode == "distributed" for m in history.maps) else "inline"),
+        ),
+        ("Started", history.started_at.isoformat()),
+        ("Stopped", history.stopped_at.isoformat() if history.stopped_at else "–"),
+    ]
+    if history.error:
+        facts.append(("Error", f"{history.error}: {history.cause or ''}"))
+    for run_map in history.maps:
+        if run_map.map_run_arn:
+            facts.append((f"Map Run ({run_map.name})", run_map.map_run_arn))
+    facts_html = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts)
+    return (
+        '<section class="card" id="summary"><h2>Run summary</h2>'
+        f'<div class="metrics">{"".join(metrics)}</div>'
+        f'<dl class="facts">{facts_html}</dl></section>'
+    )
+
+
+def _graph_section(history: ExecutionHistory) -> str:
+    legend = "".join(
+        f'<span class="l-{key}">{_e(STATUS_LABEL[key])}</span>'
+        for key in ("succeeded", "caught", "failed", "child", "not_run")
+    )
+    source = "definition" if history.definition else "events (no definition saved with the run)"
+    return (
+        '<section class="card" id="graph"><h2>State graph'
+        f'<span class="hint">states from the {_e(source)}, coloured by outcome</span></h2>'
+        f'<div class="graph-wrap">{render_graph(history)}</div>'
+        f'<div class="legend">{legend}</div>'
+        '<p class="note">Orange: a Retry or a Catch handled an error in that state. Dashed'
+        " orange arrows are Catch transitions.</p></section>"
+    )
+
+
+def _toolbar(table_id: str, outcomes: Sequence[str], placeholder: str) -> str:
+    buttons = ['<button type="button" data-outcome="all" class="active">all</button>']
+    buttons += [f'<button type="button" data-outcome="{_e(o)}">{_e(o)}</button>' for o in outcomes]
+    return (
+        f'<div class="toolbar" data-table="{table_id}">'
+        f'<input type="search" placeholder="{_e(placeholder)}" aria-label="{_e(placeholder)}">'
+        f'{"".join(buttons)}<span class="count"></span></div>'
+    )
+
+
+def _pages_section(
+    rows: Sequence[PageRow], history: ExecutionHistory, run: RunFolder | None
+) -> str:
+    t0 = history.started_at
+    body = []
+    for number, row in enumerate(rows, start=1):
+        it = row.iteration
+        iteration_cell = f"#{it.index}" if it is not None else "–"
+        duration = row.elapsed_ms if isinstance(row.elapsed_ms, int | float) else None
+        start = _offset(it.started_at, t0) if it is not None else None
+        body.append(
+            f'<tr data-outcome="{_e(row.outcome)}" data-url="{_e(row.url)}">'
+            f'<td class="num">{number}</td>'
+            f'<td class="url">{_e(row.url)}</td>'
+            f'<td><span class="badge {_e(row.outcome)}">{_e(row.outcome)}</span></td>'
+            f'<td class="num">{_e(row.status if row.status is not None else "–")}</td>'
+            f'<td class="num">{_e(row.attempts if row.attempts is not None else "–")}</td>'
+            f'<td class="num" data-sort="{duration if duration is not None else -1}">'
+            f"{_ms(duration)}</td>"
+            f'<td class="num" data-sort="{it.index if it else -1}">{_e(iteration_cell)}</td>'
+            f'<td class="num" data-sort="{start if start is not None else -1}">'
+            f"{_ms(start) if start is not None else '–'}</td>"
+            f'<td class="err">{_e(row.error or "")}</td>'
+            f"<td>{_e(row.title or '')}</td></tr>"
+        )
+    present = [o for o in (*OUTCOMES, "ok") if any(r.outcome == o for r in rows)]
+    source = (
+        "every page of the run, from results.jsonl"
+        if run is not None and run.results
+        else "pages named in the Map iterations' input (no results.jsonl)"
+    )
+    if not rows:
+        return (
+            '<section class="card" id="pages"><h2>Pages</h2>'
+            '<p class="note">No page results: the run stopped before crawling, or the history'
+            " was saved without execution data.</p></section>"
+        )
+    return (
+        f'<section class="card" id="pages"><h2>Pages<span class="hint">{_e(source)}</span></h2>'
+        f"{_toolbar('pages-table', present, 'Filter pages by URL, error or title')}"
+        '<div class="table-wrap"><table id="pages-table" class="sortable"><thead><tr>'
+        '<th class="num">#</th><th>Page</th><th>Outcome</th><th class="num">HTTP</th>'
+        '<th class="num">Attempts</th><th class="num">Fetch time</th>'
+        '<th class="num">Iteration</th><th class="num">Iteration start</th><th>Error</th>'
+        f"<th>Title</th></tr></thead><tbody>{''.join(body)}</tbody></table></div></section>"
+    )
+
+
+def _iterations_section(history: ExecutionHistory) -> str:
+    t0 = history.started_at
+    parts = []
+    for run_map in history.maps:
+        if run_map.mode == "distributed":
+            parts.append(
+                f'<p class="note">{_e(run_map.name)} ran as a Distributed Map'
+                f" ({_e(run_map.status)}): its iterations are child executions of Map Run"
+                f" {_e(run_map.map_run_arn or '')} and are not in this history; the Pages"
+                " table lists each page's outcome.</p>"
+            )
+            continue
+        rows = []
+        for it in run_map.iterations:
+            first = it.pages[0] if it.pages else ""
+            more = f" (+{len(it.pages) - 1} more)" if len(it.pages) > 1 else ""
+            error = it.caught_error or ""
+            if error and it.caught_cause:
+                error = f"{error}: {_cause_text(it.caught_cause)}"
+            start = _offset(it.started_at, t0)
+            rows.append(
+                f'<tr data-outcome="{_e(it.outcome)}">'
+                f'<td class="num">{it.index}</td>'
+                f'<td class="num">{_e(it.batch_id if it.batch_id is not None else "–")}</td>'
+                f'<td class="url">{_e(first)}{_e(more)}</td>'
+                f'<td><span class="badge {_e(it.outcome)}">{_e(it.outcome)}</span></td>'
+                f'<td class="num">{it.attempts}</td>'
+                f'<td class="num">{_e(it.pages_ok if it.pages_ok is not None else "–")}</td>'
+                f'<td class="num">{_e("–" if it.pages_failed is None else it.pages_failed)}</td>'
+                f'<td class="num" data-sort="{start}">{_ms(start)}</td>'
+                f'<td class="num" data-sort="{it.duration_ms or 0}">{_ms(it.duration_ms)}</td>'
+                f'<td class="err">{_e(error)}</td></tr>'
+            )
+        outcomes = sorted({it.outcome for it in run_map.iterations})
+        table_id = f"iterations-{len(parts)}"
+        parts.append(
+            f"<h3>{_e(run_map.name)} "
+            f'<span class="badge {_e(run_map.status)}">{_e(run_map.status)}</span></h3>'
+            f"{_toolbar(table_id, outcomes, 'Filter iterations')}"
+            f'<div class="table-wrap"><table id="{table_id}" class="sortable iterations">'
+            "<thead><tr>"
+            '<th class="num">Index</th><th class="num">Batch</th><th>Pages</th><th>Outcome</th>'
+            '<th class="num">Attempts</th><th class="num">OK</th><th class="num">Failed</th>'
+            '<th class="num">Start</th><th class="num">Duration</th><th>Error</th>'
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        )
+    if not parts:
+        parts.append('<p class="note">This execution ran no Map state.</p>')
+    return (
+        '<section class="card" id="iterations"><h2>Map iterations'
+        '<span class="hint">one per batch; retries and caught errors per iteration</span></h2>'
+        f"{''.join(parts)}</section>"
+    )
+
+
+def _cause_text(cause: str | None) -> str:
+    try:
+        parsed = json.loads(cause or "")
+    except ValueError:
+        return cause or ""
+    if isinstance(parsed, Mapping) and isinstance(parsed.get("errorMessage"), str):
+        return parsed["errorMessage"]
+    return cause or ""
+
+
+def _lanes(iterations: Sequence[MapIteration], end: datetime) -> list[list[MapIteration]]:
+    lanes: list[list[MapIteration]] = []
+    lane_end: list[datetime] = []
+    for it in sorted(iterations, key=lambda i: (i.started_at, i.index)):
+        finish = it.ended_at or end
+        for number, busy_until in enumerate(lane_end):
+            if busy_until <= it.started_at:
+                lanes[number].append(it)
+                lane_end[number] = finish
+                break
+        else:
+            lanes.append([it])
+            lane_end.append(finish)
+    return lanes
+
+
+def peak_concurrency(iterations: Sequence[MapIteration], end: datetime) -> int:
+    points: list[tuple[datetime, int]] = []
+    for it in iterations:
+        points.append((it.started_at, 1))
+        points.append((it.ended_at or end, -1))
+    running = peak = 0
+    for _, delta in sorted(points, key=lambda p: (p[0], p[1])):
+        running += delta
+        peak = max(peak, running)
+    return peak
+
+
+def _nice_step(span_ms: float) -> float:
+    raw = span_ms / 8 if span_ms > 0 else 1
+    magnitude = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 5, 10):
+        if raw <= factor * magnitude:
+            return factor * magnitude
+    return 10 * magnitude
+
+
+def _timeline_section(history: ExecutionHistory) -> str:
+    t0 = history.started_at
+    end = history.stopped_at or (history.events[-1].timestamp if history.events else t0)
+    span = max((end - t0).total_seconds() * 1000, 1.0)
+    label_w, width, right = 190.0, 1200.0, 16.0
+    plot_w = width - label_w - right
+    top = 26.0
+
+    def x(ms: float) -> float:
+        return label_w + plot_w * max(0.0, min(ms, span)) / span
+
+    rows: list[str] = []
+    y = top
+    top_level = [v for v in history.states if v.iteration is None]
+    for visit in top_level:
+        start = _offset(visit.entered_at, t0) or 0.0
+        stop = _offset(visit.exited_at, t0) or start
+        bar_w = max(x(stop) - x(start), 2.0)
+        rows.append(
+            f'<text class="lane-label" x="{label_w - 8:.0f}" y="{y + 11:.1f}" text-anchor="end">'
+            f"{_e(visit.name)}</text>"
+            f'<rect class="bar state {visit.status}" x="{x(start):.1f}" y="{y + 2:.1f}"'
+            f' width="{bar_w:.1f}" height="12"><title>{_e(visit.name)}: {_ms(visit.duration_ms)}'
+            f" ({_e(visit.status)})</title></rect>"
+        )
+        y += 18
+    iterations = history.iterations
+    summary = ""
+    if iterations:
+        lanes = _lanes(iterations, end)
+        peak = peak_concurrency(iterations, end)
+        bar_h = max(3.0, min(12.0, 360.0 / len(lanes)))
+        y += 10
+        rows.append(
+            f'<text class="lane-label" x="{label_w - 8:.0f}" y="{y + 10:.1f}" text-anchor="end">'
+            f"Map iterations ({len(lanes)} lanes)</text>"
+        )
+        for lane in lanes:
+            for it in lane:
+                start = _offset(it.started_at, t0) or 0.0
+                finish = _offset(it.ended_at, t0)
+                bar_w = max(x(span if finish is None else finish) - x(start), 1.5)
+                pages = ", ".join(it.pages[:3])
+                rows.append(
+                    f'<rect class="bar {it.outcome}" data-iteration="{it.index}" x="{x(start):.1f}"'
+                    f' y="{y:.1f}" width="{bar_w:.1f}" height="{bar_h:.1f}"><title>#{it.index}'
+                    f" {_e(it.outcome)} {_ms(it.duration_ms)}, attempts {it.attempts}: {_e(pages)}"
+                    "</title></rect>"
+                )
+            y += bar_h + 2
+        total_busy = sum(it.duration_ms or 0 for it in iterations)
+        effective = total_busy / span
+        summary = (
+            f'<p class="note" id="parallelism">{len(iterations)} iterations, peak'
+            f" <strong>{peak}</strong> running at once; summed iteration time"
+            f" {_ms(total_busy)} over a wall time of {_ms(span)}"
+            f" (average parallelism {effective:.1f}x).</p>"
+        )
+    elif any(m.mode == "distributed" for m in history.maps):
+        summary = (
+            '<p class="note">Distributed Map: the child executions run outside this history,'
+            " so their timing is not shown here.</p>"
+        )
+    height = y + 26
+    step = _nice_step(span)
+    ticks = []
+    tick = 0.0
+    while tick <= span + 1e-9:
+        tx = x(tick)
+        ticks.append(
+            f'<line class="axis" x1="{tx:.1f}" y1="{top - 6:.1f}" x2="{tx:.1f}"'
+            f' y2="{height - 18:.1f}"'
+            ' stroke-dasharray="2 4"/>'
+            f'<text class="tick" x="{tx:.1f}" y="{top - 10:.1f}" text-anchor="middle">'
+            f"{_ms(tick)}</text>"
+        )
+        tick += step
+    svg = (
+        '<svg class="timeline" xmlns="http://www.w3.org/2000/svg"'
+        f' viewBox="0 0 {width:.0f} {height:.0f}"'
+        f' role="img" aria-label="Timeline">{"".join(ticks)}{"".join(rows)}</svg>'
+    )
+    return (
+        '<section class="card" id="timeline"><h2>Timeline'
+        '<span class="hint">states and Map iterations over the execution; stacked lanes are'
+        " iterations running in parallel</span></h2>"
+        f"{svg}{summary}</section>"
+    )
+
+
+def _event_detail(event_details: Mapping[str, Any]) -> str:
+    for key in ("error",):
+        if event_details.get(key):
+            cause = _cause_text(event_details.get("cause"))
+            return f"{event_details[key]}: {cause}" if cause else str(event_details[key])
+    if "index" in event_details:
+        return f"index {event_details['index']}"
+    if "length" in event_details:
+        return f"{event_details['length']} items"
+    if "mapRunArn" in event_details:
+        return str(event_details["mapRunArn"])
+    params = event_details.get("parameters")
+    if isinstance(params, str):
+        try:
+            name = json.loads(params).get("FunctionName")
+        except (ValueError, AttributeError):
+            name = None
+        if isinstance(name, str):
+            return name.rsplit(":", 1)[-1]
+    return ""
+
+
+def _events_section(history: ExecutionHistory) -> str:
+    t0 = history.started_at
+    rows = []
+    for event in history.events[:MAX_EVENT_ROWS]:
+        offset = _offset(event.timestamp, t0) or 0.0
+        kind = "failed" if ("Failed" in event.type or "TimedOut" in event.type) else ""
+        iteration = f"{event.iteration[0]} #{event.iteration[1]}" if event.iteration else ""
+        rows.append(
+            f'<tr data-outcome="{kind or "other"}"><td class="num">{event.id}</td>'
+            f'<td class="num">{event.previous_id}</td>'
+            f'<td class="num" data-sort="{offset}">{offset:,.0f} ms</td>'
+            f"<td>{_e(event.type)}</td><td>{_e(event.state or '')}</td><td>{_e(iteration)}</td>"
+            f'<td class="{"err" if kind else ""}">{_e(_event_detail(event.details))}</td></tr>'
+        )
+    more = ""
+    if len(history.events) > MAX_EVENT_ROWS:
+        more = (
+            f'<p class="note">Showing the first {MAX_EVENT_ROWS:,} of {len(history.events):,}'
+            " events; `crawlmap history RUN --json --events` prints them all.</p>"
+        )
+    return (
+        '<section class="card" id="events"><h2>Events'
+        f'<span class="hint">{len(history.events)} events, as GetExecutionHistory returns them'
+        "</span></h2>"
+        f"{_toolbar('events-table', ['failed'], 'Filter events by type, state or error')}"
+        '<div class="table-wrap"><table id="events-table" class="sortable"><thead><tr>'
+        '<th class="num">ID</th><th class="num">Previous</th><th class="num">Time</th>'
+        "<th>Type</th><th>State</th><th>Iteration</th><th>Detail</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>{more}</section>"
+    )
+
+
+def _output_section(history: ExecutionHistory) -> str:
+    parts = ['<section class="card" id="output"><h2>Execution output</h2>']
+    if history.output is not None:
+        parts.append(_json_block(history.output))
+    elif history.error:
+        parts.append(
+            f'<p class="note">The execution {_e(history.status)} with {_e(history.error)}:'
+            f" {_e(history.cause or '')}</p>"
+        )
+    else:
+        parts.append('<p class="note">No output.</p>')
+    if history.input is not None:
+        parts.append("<h3>Input</h3>")
+        parts.append(_json_block(history.input))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def render_report(run: RunFolder | ExecutionHistory) -> str:
+    """The report page as a string."""
+    folder = run if isinstance(run, RunFolder) else None
+    history = run.history if isinstance(run, RunFolder) else run
+    rows = _page_rows(folder, history)
+    title = history.name or history.execution_arn or "execution"
+    head = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>crawlmap · {_e(title)}</title><style>{_asset('report.css')}</style></head>"
+    )
+    header = (
+        '<body><header class="top"><h1>crawlmap execution report: '
+        f'<span id="run-id">{_e(title)}</span>'
+        f'<span class="badge {_e(history.status)}" id="run-status">{_e(history.status)}</span></h1>'
+        f'<div class="sub">{_e(history.execution_arn or "")}</div></header><main>'
+    )
+    body = "".join(
+        [
+            _summary(history, folder, rows),
+            _graph_section(history),
+            _pages_section(rows, history, folder),
+            _timeline_section(history),
+            _iterations_section(history),
+            _events_section(history),
+            _output_section(history),
+        ]
+    )
+    footer = (
+        "</main><footer>Generated by crawlmap from the execution history"
+        f" ({len(history.events)} events). Self-contained: no network needed.</footer>"
+        f"<script>{_asset('report.js')}</script></body></html>"
+    )
+    return head + header + body + footer
+
+
+def write_report(run_dir_or_history: Any, out_path: Path | str) -> Path:
+    """Write the report for a run folder / history.json path, a RunFolder, an ExecutionHistory,
+    or a GetExecutionHistory document ({'events': [...]}). Returns the written path."""
+    source = run_dir_or_history
+    if isinstance(source, str | Path):
+        source = load_run(Path(source))
+    elif isinstance(source, Mapping):
+        source = parse_history(source)
+    if not isinstance(source, RunFolder | ExecutionHistory):
+        raise TypeError(
+            "write_report: expected a run folder, history path, RunFolder or ExecutionHistory"
+        )
+    out = Path(out_path)
+    if out.parent and not out.parent.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_report(source), encoding="utf-8")
+    return out
