@@ -85,6 +85,10 @@ def _parse_source(key: str, value: object) -> Source:
         return ExplicitPages(urls=tuple(value))
     if not isinstance(value, str):
         raise InvalidInputError(key, f"must be a string, got {describe_type(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(key, "is not valid Unicode text") from None
     if key == "sitemap":
         try:
             return SitemapSource(url=canonicalize(value, ()))

@@ -79,8 +79,12 @@ def canonical_pages(
             raise InvalidInputError(candidate.field, f"{candidate.where}must be a URL, got {kind}")
         try:
             url = canonicalize(candidate.value, drop)
+            url.encode("utf-8")  # a lone surrogate (JSON "\\ud800") cannot be stored or sent
         except UrlError as exc:
             raise InvalidInputError(candidate.field, f"{candidate.where}{exc}") from None
+        except UnicodeEncodeError:
+            problem = f"{candidate.where}is not valid Unicode text"
+            raise InvalidInputError(candidate.field, problem) from None
         if url in unique:
             duplicates += 1
             continue
