@@ -38,6 +38,7 @@ class Invocation:
     error_type: str | None
     error_message: str | None
     duration_ms: float
+    will_retry: bool = False  # the state's Retry will try this event again (set by the runner)
 
 
 @dataclass

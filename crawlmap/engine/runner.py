@@ -8,7 +8,9 @@ and the store is SQLite. See moto_gaps.py for where moto differs from AWS.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
+import importlib
 import json
 import logging
 import os
@@ -36,6 +38,7 @@ from crawlmap.engine.template import (
     function_specs,
     load_template,
 )
+from lambdas.common import env as env_names
 
 STATE_PAYLOAD_LIMIT = 256 * 1024  # bytes: Step Functions' limit on a state's input or output
 _run_lock = threading.Lock()  # moto's interpreter hooks are process-wide: one run at a time
@@ -71,6 +74,32 @@ class RunRecord:
     events: list[dict[str, Any]]
     results: list[dict[str, Any]]
     meta: dict[str, Any]
+
+
+def _retriers(definition: Mapping[str, Any]) -> dict[str, list[tuple[set[str], int]]]:
+    """Task state name -> its Retry rules as (ErrorEquals, MaxAttempts)."""
+    found: dict[str, list[tuple[set[str], int]]] = {}
+
+    def walk(states: Mapping[str, Any]) -> None:
+        for name, state in states.items():
+            if state.get("Type") == "Task":
+                found[name] = [
+                    (set(rule.get("ErrorEquals", [])), int(rule.get("MaxAttempts", 3)))
+                    for rule in state.get("Retry", [])
+                ]
+            for key in ("ItemProcessor", "Iterator"):
+                if key in state:
+                    walk(state[key].get("States", {}))
+
+    walk(definition.get("States", {}))
+    return found
+
+
+def _will_retry(rules: list[tuple[set[str], int]], error_type: str, retry_count: Any) -> bool:
+    for errors, max_attempts in rules:
+        if error_type in errors or "States.ALL" in errors or "States.TaskFailed" in errors:
+            return isinstance(retry_count, int) and retry_count < max_attempts
+    return False
 
 
 def _function_states(definition: Mapping[str, Any]) -> dict[str, str]:
@@ -186,6 +215,49 @@ def _summary_from_history(events: list[dict[str, Any]]) -> dict[str, Any] | None
     return None
 
 
+def _count_store_writes() -> dict[str, int]:
+    """Count the items the run's store writes (what DynamoDB would bill as write requests).
+
+    Patches this run's own copy of the store module (see fresh_container), nothing else.
+    """
+    counter = {"items": 0}
+    lock = threading.Lock()
+    store_cls = importlib.import_module("lambdas.common.store").SQLiteStore
+
+    def counting(method: Callable[..., int]) -> Callable[..., int]:
+        def wrapper(*args: Any, **kwargs: Any) -> int:
+            written = method(*args, **kwargs)
+            with lock:
+                counter["items"] += int(written)
+            return written
+
+        return wrapper
+
+    store_cls.save_results = counting(store_cls.save_results)
+    store_cls.save_summary = counting(store_cls.save_summary)
+    return counter
+
+
+def _stage_large_input(
+    execution_input: Mapping[str, Any], bucket: str | None, run_id: str, notes: list[str]
+) -> Mapping[str, Any]:
+    """AWS refuses an execution input over 256 KiB: a long page list goes to S3 instead
+    ({"pages_s3": ...}, which ListPages reads), as a user would do on AWS."""
+    pages = execution_input.get("pages")
+    size = len(json.dumps(execution_input).encode())
+    if size <= STATE_PAYLOAD_LIMIT or not isinstance(pages, list) or not bucket:
+        return execution_input
+    key = f"inputs/{run_id}/pages.json"
+    boto3.client("s3", region_name=REGION).put_object(
+        Bucket=bucket, Key=key, Body=json.dumps(pages).encode()
+    )
+    notes.append(
+        f"execution input of {size} bytes: {len(pages)} pages staged at s3://{bucket}/{key}"
+    )
+    staged = {k: v for k, v in execution_input.items() if k != "pages"}
+    return {**staged, "pages_s3": f"s3://{bucket}/{key}"}
+
+
 def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) -> RunRecord:
     """Run the state machine on `execution_input`; save and return the run."""
     template = options.template or load_template(
@@ -195,6 +267,7 @@ def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) ->
     specs = function_specs(template)
     definition, normalizations = moto_gaps.normalize_definition(definition_of(template, resources))
     callers = _function_states(definition)
+    notes = [*normalizations]
     runtimes = [
         FunctionRuntime(
             spec=spec,
@@ -218,11 +291,18 @@ def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) ->
         notify_file=str(notify_file.resolve()),
         overrides=options.env_overrides,
     )
+    notes.extend(environment.conflicts)
     invocations_per_url: dict[str, int] = {}
     counter_lock = threading.Lock()
+    retriers = _retriers(definition)
 
     def on_invocation(invocation: Invocation) -> None:
-        if isinstance(invocation.event, dict) and isinstance(invocation.event.get("pages"), list):
+        event = invocation.event if isinstance(invocation.event, dict) else {}
+        if invocation.error_type is not None:
+            rules = retriers.get(invocation.function, [])
+            retry = _will_retry(rules, invocation.error_type, event.get("retry_count"))
+            invocation = dataclasses.replace(invocation, will_retry=retry)
+        if isinstance(event.get("pages"), list):
             with counter_lock:
                 for page in invocation.event["pages"]:
                     url = page.get("url") if isinstance(page, dict) else None
@@ -232,7 +312,6 @@ def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) ->
             options.on_invocation(invocation)
 
     adapter = LambdaAdapter(runtimes, on_invocation)
-    write_json(run_dir / "input.json", execution_input)
     state_machine_arn = resources.state_machine_arn()
     active = moto_gaps.ActiveRun(invoke_lambda=adapter.invoke, time_scale=options.time_scale)
 
@@ -260,6 +339,10 @@ def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) ->
         except ClientError as exc:
             raise EngineError(f"moto cannot parse the state machine definition: {exc}") from None
         state_machine_arn = created["stateMachineArn"]
+        store_writes = _count_store_writes()
+        execution_input = _stage_large_input(
+            execution_input, environment.variables.get(env_names.BUCKET_NAME), run_id, notes
+        )
         moto_gaps.activate(active)
         try:
             started = sfn.start_execution(
@@ -309,14 +392,15 @@ def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) ->
             "child_duration_ms_total": round(sum(c.duration_ms() for c in children), 3),
             "execution_type": "EXPRESS",
         },
-        "store_writes": None,
+        "store_writes": store_writes["items"],
         "s3_requests": dict(active.s3_requests),
         "history_events": len(events),
         "largest_state_payload_bytes": _largest_state_payload(events),
         "state_payload_limit_bytes": STATE_PAYLOAD_LIMIT,
         "time_scale": options.time_scale,
-        "engine_notes": normalizations + environment.conflicts,
+        "engine_notes": notes,
     }
+    write_json(run_dir / "input.json", execution_input)
     write_json(run_dir / "history.json", {"events": events})
     if output is not None and status == "SUCCEEDED":
         write_json(run_dir / "output.json", output)

@@ -1,0 +1,366 @@
+"""The `crawlmap` command: run a crawl through the local engine, the demo, and past runs.
+
+Exit codes: 0 the execution succeeded; 1 it failed (the Fail state's error and cause are
+printed); 2 bad input on the command line (one message, no traceback).
+`history`, `report` and `cost` come from crawlmap.inspect_cli.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from crawlmap.console import CrawlProgress, results_table, summary_table, where_table
+from crawlmap.engine.errors import EngineError
+from crawlmap.engine.runner import EngineOptions, RunRecord, run_execution
+from crawlmap.engine.runs import crawlmap_home, find_run_dir, read_json
+from crawlmap.engine.template import load_template
+from crawlmap.inspect_cli import add_inspect_commands
+from lambdas.common import env
+from lambdas.common.errors import ConfigError
+from lambdas.common.urls import UrlError, canonicalize
+
+MAX_INLINE_CONCURRENCY = 40  # Step Functions' inline Map runs at most 40 iterations at once
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed as one line, exit code 2."""
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
+        return value
+
+    return parse
+
+
+# ------------------------------------------------------------------------ input
+
+
+def read_pages_file(path: str) -> list[str]:
+    """URLs from a file: a JSON array, or one URL per line ('#' comments and blanks skipped)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"--pages-file {path}: cannot read it ({reason})") from None
+    if text.lstrip().startswith("["):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--pages-file {path}: not a valid JSON array ({exc.msg})") from None
+        if not all(isinstance(item, str) for item in data):
+            raise UsageError(f"--pages-file {path}: the JSON array must hold URL strings")
+        return list(data)
+    lines = (line.strip() for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def canonical_pages(urls: Sequence[str], source: str = "URL") -> list[str]:
+    """Each URL's canonical form, first occurrence first; UsageError names a bad one."""
+    seen: dict[str, None] = {}
+    for index, url in enumerate(urls, start=1):
+        try:
+            seen.setdefault(canonicalize(url), None)
+        except UrlError as exc:
+            raise UsageError(f"{source} {index} ({url!r}): {exc}") from None
+    return list(seen)
+
+
+def execution_input(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
+    """The execution input for `crawlmap run` and the canonical input pages (none: sitemap)."""
+    if args.sitemap and (args.urls or args.pages_file):
+        raise UsageError("give either URLs / --pages-file or --sitemap, not both")
+    payload: dict[str, Any]
+    pages: list[str] = []
+    if args.sitemap:
+        canonical_pages([args.sitemap], "--sitemap")
+        payload = {"sitemap": args.sitemap}
+    else:
+        urls = list(args.urls)
+        pages = canonical_pages(urls)
+        if args.pages_file:
+            from_file = read_pages_file(args.pages_file)
+            pages = list(dict.fromkeys(pages + canonical_pages(from_file, "--pages-file entry")))
+            urls += from_file
+        if not urls:
+            raise UsageError("nothing to crawl: give URLs, --pages-file FILE or --sitemap URL")
+        payload = {"pages": urls}
+    if args.batch_size is not None:
+        payload["batch_size"] = args.batch_size
+    if args.distributed_threshold is not None:
+        payload["distributed_threshold"] = args.distributed_threshold
+    return payload, pages
+
+
+def synthesized_template(
+    console: Console, context: dict[str, Any], template_path: str | None = None
+) -> dict[str, Any]:
+    """The app's template (synthesized once per change of the app, then read from the cache)."""
+    if template_path:
+        return load_template(crawlmap_home() / "cache", template_path=Path(template_path))
+    with console.status("synthesizing the CDK app (cached after the first time)"):
+        return load_template(crawlmap_home() / "cache", context)
+
+
+def engine_options(args: argparse.Namespace, on_invocation: Any) -> EngineOptions:
+    overrides: dict[str, str] = {}
+    if args.allow_private_networks:
+        overrides[env.ALLOW_PRIVATE_NETWORKS] = "true"
+    if args.no_robots:
+        overrides[env.OBEY_ROBOTS] = "false"
+    context: dict[str, Any] = {}
+    if args.max_concurrency is not None:
+        context["max_concurrency"] = args.max_concurrency
+    return EngineOptions(
+        home=crawlmap_home(),
+        db_path=Path(args.db) if args.db else None,
+        time_scale=0.05 if args.fast_retries else 1.0,
+        env_overrides=overrides,
+        template=synthesized_template(Console(stderr=True), context, args.template),
+        on_invocation=on_invocation,
+    )
+
+
+# ------------------------------------------------------------------------ output
+
+
+def output_rows(record: RunRecord, pages: Sequence[str]) -> list[dict[str, Any]]:
+    """One row per input page (every page exactly once), then any other result of the run."""
+    by_url = {str(r["url"]): r for r in record.results}
+    rows: list[dict[str, Any]] = []
+    for url in pages:
+        result = by_url.pop(url, None)
+        if result is None:  # the run ended before this page was stored (e.g. it failed early)
+            reason = record.cause or record.error or "not crawled"
+            result = {
+                "url": url,
+                "final_url": None,
+                "ok": False,
+                "outcome": "failed",
+                "status": None,
+                "title": None,
+                "attempts": 0,
+                "error": f"run {record.status.lower()}: {reason}",
+            }
+        rows.append(result)
+    rows.extend(by_url.values())
+    return rows
+
+
+def write_output(path: str, rows: Sequence[dict[str, Any]]) -> None:
+    try:
+        with Path(path).open("w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise UsageError(f"--output {path}: cannot write it ({exc.strerror})") from None
+
+
+def json_summary(record: RunRecord) -> dict[str, Any]:
+    data: dict[str, Any] = dict(record.summary or {})
+    data.update(run_id=record.run_id, status=record.status, run_dir=str(record.run_dir))
+    if record.status != "SUCCEEDED":
+        data.update(error=record.error, cause=record.cause)
+    return data
+
+
+def print_outcome(console: Console, record: RunRecord, progress: CrawlProgress) -> None:
+    if record.summary:
+        console.print(summary_table(record.summary, status=record.status, retried=progress.retried))
+        failures = record.summary.get("first_failures") or []
+        for failure in failures:
+            console.print(f"  [red]failed[/] {failure.get('url')}  {failure.get('error')}")
+    if record.status != "SUCCEEDED":
+        console.print(f"[bold red]{record.status}[/] {record.error}: {record.cause}")
+    console.print(where_table(record.run_id, record.run_dir))
+
+
+# ------------------------------------------------------------------------ commands
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    payload, pages = execution_input(args)
+    if args.output:
+        write_output(args.output, [])  # fail on an unwritable path before crawling
+    console = Console(stderr=True)
+    progress = CrawlProgress(console, enabled=not args.quiet)
+    options = engine_options(args, progress)
+    with progress:
+        record = run_execution(payload, options)
+    if args.output:
+        write_output(args.output, output_rows(record, pages))
+    if args.json:
+        print(json.dumps(json_summary(record)))
+    elif not args.quiet:
+        print_outcome(console, record, progress)
+    return 0 if record.status == "SUCCEEDED" else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from crawlmap.demo import DemoSite
+
+    console = Console(stderr=True)
+    site = DemoSite(port=args.port)
+    try:
+        site.start()
+    except OSError as exc:
+        raise UsageError(f"--port {args.port}: cannot serve there ({exc.strerror})") from None
+    with site:
+        console.print(f"[bold]crawlmap demo[/]: a demo site is serving on {site.base}")
+        console.print(
+            "Crawling its sitemap through the synthesized state machine on the local engine "
+            "(one page per Map iteration, so Step Functions' retries show in the history)."
+        )
+        template = synthesized_template(console, {})
+        progress = CrawlProgress(console)
+        options = EngineOptions(
+            home=crawlmap_home(),
+            template=template,
+            db_path=Path(args.db) if args.db else None,
+            env_overrides={env.ALLOW_PRIVATE_NETWORKS: "true"},  # its own loopback site
+            on_invocation=progress,
+        )
+        with progress:
+            record = run_execution({"sitemap": site.url("/sitemap.xml"), "batch_size": 1}, options)
+    order = {f"{site.base}{path}": i for i, path in enumerate(site.demo_paths())}
+    rows = sorted(record.results, key=lambda r: order.get(r["url"], len(order)))
+    console.print(results_table(rows, base=site.base))
+    print_outcome(console, record, progress)
+    return 0 if record.status == "SUCCEEDED" else 1
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from lambdas.common.store import SQLiteStore
+
+    database = Path(args.db) if args.db else crawlmap_home() / "crawlmap.db"
+    summaries = []
+    if database.exists():
+        store = SQLiteStore(database)
+        try:
+            summaries = store.list_runs(limit=args.limit)
+        finally:
+            store.close()
+    rows = []
+    for summary in summaries:
+        run_dir = find_run_dir(summary["run_id"])
+        status = read_json(run_dir / "meta.json").get("status") if run_dir else None
+        rows.append({**summary, "status": status or "unknown"})
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    console = Console()
+    if not rows:
+        console.print(f"no runs stored in {database} yet: try [bold]crawlmap demo[/]")
+        return 0
+    from rich.table import Table
+
+    table = Table(header_style="bold")
+    for column in ("run", "started", "status", "mode", "pages", "ok", "failed", "skipped", "new",
+                   "changed", "unchanged"):  # fmt: skip
+        table.add_column(column)
+    for row in rows:
+        style = "green" if row["status"] == "SUCCEEDED" else "red"
+        table.add_row(
+            str(row["run_id"]), str(row["started_at"])[:19].replace("T", " "),
+            f"[{style}]{row['status']}[/]", str(row["mode"]), str(row["total"]), str(row["ok"]),
+            str(row["failed"]), str(row["skipped"]), str(row["new"]), str(row["changed"]),
+            str(row["unchanged"]),
+        )  # fmt: skip
+    console.print(table)
+    return 0
+
+
+# ------------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crawlmap",
+        description="A fan-out web crawler on AWS Step Functions, run here on the local engine.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="crawl pages through the local Step Functions engine")
+    run.add_argument("urls", nargs="*", metavar="URL", help="pages to crawl")
+    run.add_argument("--pages-file", metavar="FILE", help="URLs, one per line or a JSON array")
+    run.add_argument("--sitemap", metavar="URL", help="crawl the pages a sitemap lists")
+    run.add_argument("--db", metavar="PATH", help="SQLite store (default .crawlmap/crawlmap.db)")
+    run.add_argument("--output", metavar="FILE.jsonl", help="write one JSON line per page")
+    run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    run.add_argument(
+        "--max-concurrency",
+        type=_int_in(1, MAX_INLINE_CONCURRENCY),
+        metavar="N",
+        help="inline Map concurrency (cdk.json max_concurrency; re-synthesizes once)",
+    )
+    run.add_argument("--batch-size", type=_int_in(1, 100), metavar="N", help="pages per batch")
+    run.add_argument(
+        "--distributed-threshold",
+        type=_int_in(1, 1_000_000),
+        metavar="N",
+        help="take the distributed Map from N pages up",
+    )
+    run.add_argument(
+        "--allow-private-networks",
+        action="store_true",
+        help="let the crawler fetch private and loopback addresses (e.g. a site on 127.0.0.1)",
+    )
+    run.add_argument("--no-robots", action="store_true", help="ignore robots.txt")
+    run.add_argument(
+        "--fast-retries",
+        action="store_true",
+        help="scale Retry waits down 20x locally (AWS always waits the full interval)",
+    )
+    run.add_argument("--template", metavar="FILE", help="a synthesized template to run instead")
+    run.set_defaults(func=cmd_run)
+
+    demo = commands.add_parser("demo", help="crawl a demo site on 127.0.0.1 and show the run")
+    demo.add_argument("--port", type=_int_in(0, 65535), default=0, help="demo site port")
+    demo.add_argument("--db", metavar="PATH", help="SQLite store (default .crawlmap/crawlmap.db)")
+    demo.set_defaults(func=cmd_demo)
+
+    runs = commands.add_parser("runs", help="list past local runs, newest first")
+    runs.add_argument("--db", metavar="PATH", help="SQLite store (default .crawlmap/crawlmap.db)")
+    runs.add_argument("--limit", type=_int_in(1, 1000), default=20, metavar="N")
+    runs.add_argument("--json", action="store_true", help="print the runs as a JSON array")
+    runs.set_defaults(func=cmd_runs)
+
+    add_inspect_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except UsageError as exc:
+        print(f"crawlmap {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"crawlmap {args.command}: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except EngineError as exc:
+        print(f"crawlmap {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"crawlmap {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
