@@ -118,7 +118,7 @@ valid_urls = st.builds(
     lambda scheme, host, path: f"{scheme}://{host}/{path}",
     st.sampled_from(["http", "https", "HTTPS"]),
     st.sampled_from(["a.test", "b.test", "c.test:8443", "A.TEST"]),
-    st.text(alphabet="abc/?=&#%_~", max_size=8),
+    st.text(alphabet="abc/?=&#%_~", max_size=8) | st.sampled_from(["\ud800", "\udfffx", "é"]),
 )
 any_value = st.one_of(
     st.lists(url_like | json_scalars, max_size=60), url_like, st.integers(-5, 200), json_values
@@ -177,5 +177,19 @@ def test_any_json_input_parses_or_names_a_field(
 @given(execution_input=structured_inputs)
 def test_contract_shaped_input_parses_or_names_a_field(
     execution_input: Any, context: ListingContext
+) -> None:
+    check(execution_input, context)
+
+
+page_lists = st.fixed_dictionaries(
+    {"pages": st.lists(st.one_of(valid_urls, valid_urls, url_like), min_size=1, max_size=80)},
+    optional={"batch_size": st.integers(1, 100), "distributed_threshold": st.integers(0, 60)},
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(execution_input=page_lists)
+def test_page_lists_list_or_name_the_bad_entry(
+    execution_input: dict[str, Any], context: ListingContext
 ) -> None:
     check(execution_input, context)
