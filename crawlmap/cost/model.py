@@ -559,6 +559,10 @@ def naive_estimate(
 
 
 def estimate_run(run: RunFolder, *, pages: int | None = None) -> CostBreakdown:
+    if not run.meta:
+        raise CostError(
+            f"{run.path}: meta.json missing: the cost needs the functions' memory and durations"
+        )
     prices = load_prices()
     measured, transitions, notes = measure(run)
     measured_pages = int(measured.pages)
@@ -604,10 +608,6 @@ def _mode_from_history(history: ExecutionHistory) -> str:
 def estimate_cost(run_dir: Path | RunFolder, *, pages: int | None = None) -> CostBreakdown:
     """Estimate the AWS cost of a recorded run folder (history.json + meta.json [+ results])."""
     run = run_dir if isinstance(run_dir, RunFolder) else load_run(Path(run_dir))
-    if not run.meta:
-        raise CostError(
-            f"{run.path}: meta.json missing: the cost needs the functions' memory and durations"
-        )
     return estimate_run(run, pages=pages)
 
 
