@@ -539,7 +539,9 @@ class SQLiteStore:
                     json.dumps(summary, separators=(",", ":"), sort_keys=True),
                 ),
             )
-        return 1
+        # One row here; DynamoDB writes two items (run record + RUNS index). Report what the
+        # deployed store writes so local cost estimates match it.
+        return 2
 
     def get_summary(self, run_id: str) -> RunSummary | None:
         with self._lock:
