@@ -20,32 +20,15 @@ from lambdas.common.errors import ConfigError
 CONTEXT_KEY = "crawlmap"
 
 # The values CloudWatch Logs accepts for RetentionInDays.
-LOG_RETENTION_DAYS = (
-    1,
-    3,
-    5,
-    7,
-    14,
-    30,
-    60,
-    90,
-    120,
-    150,
-    180,
-    365,
-    400,
-    545,
-    731,
-    1096,
-    1827,
-    2192,
-    2557,
-    2922,
-    3288,
-    3653,
-)
+# fmt: off
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                      1827, 2192, 2557, 2922, 3288, 3653)
+# fmt: on
 FUNCTION_NAMES = ("list_pages", "crawl_batch", "store_and_notify")
 _CRON = re.compile(r"^cron\((\S+ ){5}\S+\)$|^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$")
+# The execution input contract (docs/CONTRACT.md): one source at most, plus per-run overrides.
+_SOURCE_KEYS = ("pages", "sitemap", "pages_s3")
+_INPUT_KEYS = {*_SOURCE_KEYS, "batch_size", "distributed_threshold"}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 Architecture = Literal["arm64", "x86_64"]
@@ -176,11 +159,16 @@ def _url(key: str, value: Any) -> str:
 
 
 def _source(key: str, value: Any) -> Mapping[str, Any]:
-    source = _object(key, value, {"pages", "sitemap"})
+    source = _object(key, value, set(_SOURCE_KEYS))
     if len(source) != 1:
-        raise ConfigError(key, 'must be exactly one of {"pages": [urls]} or {"sitemap": url}')
+        raise ConfigError(key, "must be exactly one of pages (list), sitemap (URL), pages_s3 (URI)")
     if "sitemap" in source:
         return {"sitemap": _url(f"{key}.sitemap", source["sitemap"])}
+    if "pages_s3" in source:
+        uri = _str(f"{key}.pages_s3", source["pages_s3"])
+        if not uri.startswith("s3://") or "/" not in uri[5:]:
+            raise ConfigError(f"{key}.pages_s3", f"must be s3://bucket/key, got {uri!r}")
+        return {"pages_s3": uri}
     pages = source["pages"]
     if not isinstance(pages, list) or not pages:
         raise ConfigError(f"{key}.pages", "expected a non-empty list of URLs")
@@ -200,18 +188,13 @@ def _schedule(key: str, value: Any) -> ScheduleConfig:
     sources = {name: schedule_input[name] for name in _SOURCE_KEYS if name in schedule_input}
     if len(sources) > 1:
         raise ConfigError(f"{key}.input", "at most one of pages, sitemap, pages_s3")
-    if "pages" in sources or "sitemap" in sources:
+    if sources:
         _source(f"{key}.input", sources)
     return ScheduleConfig(
         expression=expression,
         enabled=_bool(f"{key}.enabled", raw.get("enabled", default.enabled)),
         input=dict(schedule_input),
     )
-
-
-# The execution input contract (docs/CONTRACT.md): one source at most, plus per-run overrides.
-_SOURCE_KEYS = ("pages", "sitemap", "pages_s3")
-_INPUT_KEYS = {*_SOURCE_KEYS, "batch_size", "distributed_threshold"}
 
 
 def _functions(key: str, value: Any) -> Mapping[str, FunctionConfig]:
@@ -316,7 +299,7 @@ def load_config(context: Mapping[str, Any]) -> CrawlmapConfig:
             f"{k}.distributed_max_concurrency", get("distributed_max_concurrency"), 1, 10_000
         ),
         distributed_threshold=_int(
-            f"{k}.distributed_threshold", get("distributed_threshold"), 1, 1_000_000
+            f"{k}.distributed_threshold", get("distributed_threshold"), 0, 1_000_000
         ),
         tolerated_failure_percentage=_int(
             f"{k}.tolerated_failure_percentage", get("tolerated_failure_percentage"), 0, 100

@@ -117,6 +117,14 @@ def acknowledge_findings(stack: CrawlmapStack) -> None:
             "machine's executions and its map run's child executions",
         )
 
+    for subscription in stack.notifications.email_subscriptions:
+        acknowledge(
+            subscription,
+            f"{SERVERLESS}SNSRedrivePolicy",
+            "e-mail deliveries are retried by SNS's delivery policy, and every summary is also "
+            "stored in the table; a dead-letter queue would hold only copies",
+        )
+
     dead_letters = stack.schedule.dead_letter_queue
     acknowledge(
         dead_letters, f"{AWS}SQS3", "this queue is the dead-letter queue of the schedule's target"

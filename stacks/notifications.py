@@ -42,6 +42,11 @@ class Notifications(Construct):
             self, "AlarmTopic", master_key=self.key, enforce_ssl=True,
             display_name="crawlmap alarms",
         )  # fmt: skip
+        self.email_subscriptions: list[sns.Subscription] = []
         if config.notification_email:
             for topic in (self.run_topic, self.alarm_topic):
-                topic.add_subscription(subscriptions.EmailSubscription(config.notification_email))
+                self.email_subscriptions.append(
+                    topic.add_subscription(
+                        subscriptions.EmailSubscription(config.notification_email)
+                    )
+                )
