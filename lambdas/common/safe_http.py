@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import ipaddress
 import socket
+import ssl
+import sys
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -32,12 +35,18 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
-import anyio
 import brotli
 import httpcore
 import httpx
 
 from lambdas.common.settings import Settings
+
+# httpcore asks `import sniffio` on every pool operation; when sniffio is not installed
+# (anyio >= 4.10 no longer needs it) each failed import searches sys.path again, which cost
+# a third of the crawl's CPU in bench/crawl_throughput.py. Recording the absence once makes
+# the same ImportError immediate; behaviour is unchanged (httpcore then assumes asyncio).
+if importlib.util.find_spec("sniffio") is None:
+    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
 
 Resolver = Callable[[str, int], list[str]]
 """(host, port) -> the IP addresses it resolves to. Injected in tests to control DNS."""
@@ -261,8 +270,114 @@ class _GuardedBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
+class _AsyncioStream(httpcore.AsyncNetworkStream):
+    """httpcore stream over asyncio streams (the crawler runs on asyncio only)."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._reader.read(max_bytes)
+        except TimeoutError:
+            raise httpcore.ReadTimeout("read timed out") from None
+        except OSError as exc:
+            raise httpcore.ReadError(str(exc)) from exc
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                self._writer.write(buffer)
+                await self._writer.drain()
+        except TimeoutError:
+            raise httpcore.WriteTimeout("write timed out") from None
+        except OSError as exc:
+            raise httpcore.WriteError(str(exc)) from exc
+
+    async def aclose(self) -> None:
+        self._writer.close()
+        with contextlib.suppress(OSError, asyncio.CancelledError):
+            await self._writer.wait_closed()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
+        except TimeoutError:
+            await self.aclose()
+            raise httpcore.ConnectTimeout("TLS handshake timed out") from None
+        except (OSError, ssl.SSLError) as exc:
+            await self.aclose()
+            raise httpcore.ConnectError(str(exc)) from exc
+        return self
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            # An idle pooled connection the server has closed must not be reused.
+            return self._reader.at_eof() or self._writer.transport.is_closing()
+        if info == "ssl_object":
+            return self._writer.get_extra_info("ssl_object")
+        if info == "client_addr":
+            return self._writer.get_extra_info("sockname")
+        if info == "server_addr":
+            return self._writer.get_extra_info("peername")
+        if info == "socket":
+            return self._writer.get_extra_info("socket")
+        return None
+
+
+class AsyncioBackend(httpcore.AsyncNetworkBackend):
+    """Plain asyncio network backend for httpcore.
+
+    httpcore's own AnyIO backend spends most of a keep-alive crawl's CPU in AnyIO's
+    attribute lookups (bench/crawl_throughput.py); this one connects only to IP literals
+    that the guard has already checked, so it never resolves names itself.
+    """
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(
+                    host,
+                    port,
+                    local_addr=(local_address, 0) if local_address else None,
+                    limit=DECODE_PIECE * 4,
+                )
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"connect to {host}:{port} timed out") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+        return _AsyncioStream(reader, writer)
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
+        raise AddressRefusedError("refused: unix sockets are not crawled")
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
 class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
-    """Async twin of _GuardedBackend; the blocking resolver runs in a worker thread."""
+    """Async twin of _GuardedBackend (asyncio); the blocking resolver runs in a thread."""
 
     def __init__(
         self,
@@ -273,7 +388,7 @@ class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
     ) -> None:
         self._resolver = resolver
         self._allow_private = allow_private_networks
-        self._inner = inner or httpcore.AnyIOBackend()
+        self._inner = inner or AsyncioBackend()
 
     async def connect_tcp(
         self,
@@ -286,7 +401,7 @@ class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
         if _is_ip_literal(host):
             addresses = _resolve_checked(host, port, self._resolver, self._allow_private)
         else:
-            addresses = await anyio.to_thread.run_sync(
+            addresses = await asyncio.to_thread(
                 _resolve_checked, host, port, self._resolver, self._allow_private
             )
         last_error: Exception | None = None
@@ -382,7 +497,7 @@ class _AsyncStream(httpx.AsyncByteStream):
             await aclose()
 
 
-def _ssl_context(verify: bool) -> Any:
+def _ssl_context(verify: ssl.SSLContext | bool) -> Any:
     return httpx.create_ssl_context(verify=verify)
 
 
@@ -395,7 +510,7 @@ class SafeTransport(httpx.BaseTransport):
         allow_private_networks: bool = False,
         resolver: Resolver | None = None,
         limits: httpx.Limits | None = None,
-        verify: bool = True,
+        verify: ssl.SSLContext | bool = True,
         network_backend: httpcore.NetworkBackend | None = None,
     ) -> None:
         limits = limits or httpx.Limits(max_connections=20, max_keepalive_connections=20)
@@ -436,7 +551,7 @@ class AsyncSafeTransport(httpx.AsyncBaseTransport):
         allow_private_networks: bool = False,
         resolver: Resolver | None = None,
         limits: httpx.Limits | None = None,
-        verify: bool = True,
+        verify: ssl.SSLContext | bool = True,
         network_backend: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=100)

@@ -22,6 +22,8 @@ from typing import Any
 import brotli
 import httpcore
 
+from lambdas.common.safe_http import AsyncioBackend
+
 Route = Callable[["ScenarioHandler"], None]
 
 
@@ -214,7 +216,7 @@ class RecordingBackend(httpcore.NetworkBackend):
 class AsyncRecordingBackend(httpcore.AsyncNetworkBackend):
     def __init__(self) -> None:
         self.connects: list[tuple[str, int]] = []
-        self._inner = httpcore.AnyIOBackend()
+        self._inner = AsyncioBackend()
 
     async def connect_tcp(
         self,
