@@ -244,3 +244,13 @@ def test_open_store_picks_sqlite_locally_and_names_the_missing_table(tmp_path: P
     assert isinstance(open_store(Settings(table_name="t")), DynamoDBStore)
     with pytest.raises(ConfigError, match="CRAWLMAP_TABLE_NAME"):
         open_store(Settings())
+
+
+def test_previous_states_of_many_pages_read_in_parallel_agree(store: Store) -> None:
+    urls = [f"https://a.test/{i}" for i in range(1200)]
+    store.save_results(
+        "r1", [make_result(u, "new", content_hash=f"h{i}") for i, u in enumerate(urls)], EARLY
+    )
+    states = store.previous_states([*urls, "https://a.test/unknown", urls[0]])
+    assert len(states) == 1200
+    assert all(states[u]["content_hash"] == f"h{i}" for i, u in enumerate(urls))
