@@ -1,20 +1,30 @@
-# crawlmap: `make run` (local crawl of the demo site) and `make test` set up what they need.
+# crawlmap: `make run` (a local crawl of the demo site) and `make test` set up what they need.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
+ARCH ?= arm64
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup run test lint synth deploy bench clean
+.PHONY: setup browser run test lint format synth deploy bench asl clean
 
-$(VENV)/.installed: pyproject.toml package.json
+# Python tools and runtime in .venv, the CDK CLI and asl-validator in node_modules, and the
+# Lambda wheels for $(ARCH) in .build/ so that `make synth` needs no network afterwards.
+$(VENV)/.installed: pyproject.toml package.json package-lock.json lambdas/requirements.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
-	npm ci --silent --no-audit --no-fund || npm install --silent --no-audit --no-fund
+	npm ci --no-audit --no-fund --loglevel=error
+	$(PY) -m stacks.bundling download --arch $(ARCH)
 	touch $@
 
 setup: $(VENV)/.installed
+
+# Headless Chromium for the report's browser test (Debian's package; needs root or sudo).
+browser:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 run: setup
 	$(VENV)/bin/crawlmap demo
@@ -27,11 +37,22 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+asl: setup
+	asl-validator --json-path statemachine/crawl.asl.json
+
 synth: setup
-	npx cdk synth --quiet
+	cdk synth --quiet
 
 deploy: setup
-	npx cdk deploy
+	cdk deploy
+
+bench: setup
+	$(PY) -m pip install --quiet -e '.[bench]'
+	@echo "see bench/README.md for each benchmark's command"
 
 clean:
 	rm -rf $(VENV) cdk.out .build node_modules
