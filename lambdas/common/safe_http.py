@@ -51,7 +51,20 @@ if importlib.util.find_spec("sniffio") is None:
 Resolver = Callable[[str, int], list[str]]
 """(host, port) -> the IP addresses it resolves to. Injected in tests to control DNS."""
 
-ACCEPT_ENCODING = "gzip, deflate, br"
+
+def _brotli_can_bound_output() -> bool:
+    """brotli >= 1.2 can cap each call's output; older versions could expand a bomb at once."""
+    try:
+        brotli.Decompressor().process(b"", output_buffer_limit=1)
+    except TypeError:
+        return False
+    except brotli.error:
+        return True
+    return True
+
+
+BROTLI_BOUNDED = _brotli_can_bound_output()
+ACCEPT_ENCODING = "gzip, deflate, br" if BROTLI_BOUNDED else "gzip, deflate"
 DECODE_PIECE = 64 * 1024  # largest piece a decompressor may produce per call
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
@@ -694,7 +707,7 @@ def _decoder_for(content_encoding: str | None) -> _Decoder:
             decoders.append(_Zlib("gzip"))
         elif coding == "deflate":
             decoders.append(_Zlib("deflate"))
-        elif coding == "br":
+        elif coding == "br" and BROTLI_BOUNDED:
             decoders.append(_Brotli())
         else:
             raise FetchError(f"unsupported Content-Encoding {coding!r}")
