@@ -10,7 +10,8 @@ Billing rules (us-east-1 list prices in prices.json, each with its source and da
   each iteration of the Inline Map state"); a Distributed Map is billed "one state transition
   for each child workflow execution the Distributed Map state starts"
   (docs.aws.amazon.com/step-functions/latest/dg/concepts-transitions.html). Those child
-  starts are not in the parent history, so they come from meta.json.
+  starts are not in the parent history, so they come from meta.json. (STANDARD children
+  would also bill their own transitions; crawlmap's children are EXPRESS.)
 - Express child executions: one request each, plus duration rounded up to 100 ms per
   execution at the memory used in 64 MB chunks. Our children carry one batch (a few KB), so
   each is billed at the smallest chunk, 64 MB. Their inner state transitions are not billed.
@@ -150,6 +151,7 @@ class Usage:
     parent_transitions: float  # from the history
     child_executions: float  # distributed Map child workflow executions started
     child_duration_ms_total: float
+    standard_child_transitions: float  # only for STANDARD children (ours are EXPRESS)
     functions: tuple[FunctionUsage, ...]
     ddb_write_units: float
     ddb_read_units: float
@@ -302,7 +304,8 @@ def _ddb_units_per_item(run: RunFolder) -> int:
     return max(1, math.ceil(average / DDB_WRITE_UNIT_BYTES))
 
 
-def _child_executions(run: RunFolder, notes: list[str]) -> tuple[float, float]:
+def _child_executions(run: RunFolder, notes: list[str]) -> tuple[float, float, float]:
+    """(child executions, their total duration, their state transitions if STANDARD)."""
     distributed = run.meta.get("distributed")
     uses_map_run = any(m.mode == "distributed" for m in run.history.maps)
     if isinstance(distributed, Mapping):
@@ -310,13 +313,20 @@ def _child_executions(run: RunFolder, notes: list[str]) -> tuple[float, float]:
         duration = _number(
             distributed.get("child_duration_ms_total", 0), "distributed.child_duration_ms_total"
         )
-        return count, duration
+        if str(distributed.get("execution_type", "EXPRESS")).upper() == "STANDARD":
+            transitions = _number(
+                distributed.get("child_state_transitions", 0),
+                "distributed.child_state_transitions",
+            )
+            notes.append("STANDARD child executions: their state transitions are billed")
+            return count, duration, transitions
+        return count, duration, 0.0
     if uses_map_run:
         notes.append(
             "distributed Map without meta.json 'distributed' stats: child executions"
             " counted as 0 (not in the parent history)"
         )
-    return 0.0, 0.0
+    return 0.0, 0.0, 0.0
 
 
 def measure(run: RunFolder) -> tuple[Usage, TransitionCount, list[str]]:
@@ -324,7 +334,7 @@ def measure(run: RunFolder) -> tuple[Usage, TransitionCount, list[str]]:
     transitions = count_state_transitions(run.history)
     functions = _functions(run.meta)
     pages = _page_count(run)
-    children, child_ms = _child_executions(run, notes)
+    children, child_ms, child_transitions = _child_executions(run, notes)
     store_writes = run.meta.get("store_writes")
     if store_writes is None:
         writes = float(pages + 1)
@@ -343,6 +353,7 @@ def measure(run: RunFolder) -> tuple[Usage, TransitionCount, list[str]]:
         parent_transitions=float(transitions.total),
         child_executions=children,
         child_duration_ms_total=child_ms,
+        standard_child_transitions=child_transitions,
         functions=functions,
         ddb_write_units=writes * _ddb_units_per_item(run),
         ddb_read_units=reads * 0.5,
@@ -377,6 +388,7 @@ def scale_usage(usage: Usage, transitions: TransitionCount, factor: float) -> Us
         parent_transitions=fixed + (usage.parent_transitions - fixed) * factor,
         child_executions=usage.child_executions * factor,
         child_duration_ms_total=usage.child_duration_ms_total * factor,
+        standard_child_transitions=usage.standard_child_transitions * factor,
         functions=functions,
         ddb_write_units=usage.ddb_write_units * factor,
         ddb_read_units=usage.ddb_read_units * factor,
@@ -437,6 +449,17 @@ def price_usage(prices: PriceList, usage: Usage) -> list[CostLine]:
                 "stepfunctions_standard_transition",
             )
         )
+    if usage.standard_child_transitions:
+        lines.append(
+            _line(
+                prices,
+                "Step Functions",
+                "Standard transitions inside STANDARD child executions",
+                usage.standard_child_transitions,
+                "stepfunctions_standard_transition",
+            )
+        )
+    elif usage.child_executions:
         lines.append(
             _line(
                 prices,
@@ -589,7 +612,9 @@ def estimate_run(run: RunFolder, *, pages: int | None = None) -> CostBreakdown:
         scale=factor,
         transitions=transitions,
         state_transitions=usage.parent_transitions,
-        billed_state_transitions=usage.parent_transitions + usage.child_executions,
+        billed_state_transitions=(
+            usage.parent_transitions + usage.child_executions + usage.standard_child_transitions
+        ),
         usage=usage,
         lines=tuple(lines),
         compute_orchestration_usd=compute,

@@ -3,12 +3,13 @@ events), laid out top-down in layers like the console's graph view, as inline SV
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from crawlmap.history import STATUS_RANK, ExecutionHistory
+from crawlmap.history import STATUS_RANK, ExecutionHistory, StateVisit
 
 NODE_HEIGHT = 40
 ROW_GAP = 46
@@ -91,54 +92,48 @@ def _is_distributed(spec: Mapping[str, Any]) -> bool:
 
 
 def definition_from_history(history: ExecutionHistory) -> dict[str, Any]:
-    """A minimal definition (types and observed transitions) rebuilt from the visits."""
+    """A minimal definition rebuilt from the visits: each state's type and the transitions
+    the execution took (a transition out of a state whose error was caught is a Catch)."""
 
-    def chain(names: Iterable[tuple[str, str]]) -> tuple[str | None, dict[str, dict[str, Any]]]:
-        states: dict[str, dict[str, Any]] = {}
-        start: str | None = None
-        previous: str | None = None
-        for name, kind in names:
-            if start is None:
-                start = name
-            states.setdefault(name, {"Type": kind})
-            if previous is not None and previous != name:
-                nexts = states[previous].setdefault("_next", [])
-                if name not in nexts:
-                    nexts.append(name)
-            previous = name
-        for spec in states.values():
-            nexts = spec.pop("_next", [])
-            if nexts:
-                spec["Next"] = nexts[0]
-                if len(nexts) > 1:
-                    spec["Choices"] = [{"Next": n} for n in nexts[1:]]
-        return start, states
+    def add(states: dict[str, dict[str, Any]], visits: Sequence[StateVisit]) -> str | None:
+        for visit in visits:
+            states.setdefault(visit.name, {"Type": visit.type})
+        for before, after in itertools.pairwise(visits):
+            if before.name == after.name:
+                continue
+            spec = states[before.name]
+            if before.status == "caught":
+                catchers = spec.setdefault("Catch", [])
+                if {"Next": after.name} not in catchers:
+                    catchers.append({"Next": after.name})
+            elif "Next" not in spec:
+                spec["Next"] = after.name
+            elif spec["Next"] != after.name:
+                choices = spec.setdefault("Choices", [])
+                if {"Next": after.name} not in choices:
+                    choices.append({"Next": after.name})
+        return visits[0].name if visits else None
 
-    start, states = chain((v.name, v.type) for v in history.states if v.iteration is None)
+    states: dict[str, dict[str, Any]] = {}
+    start = add(states, [v for v in history.states if v.iteration is None])
     for run in history.maps:
         if run.name not in states:
             continue
-        names: list[tuple[str, str]] = []
-        inner_start: str | None = None
-        inner_states: dict[str, dict[str, Any]] = {}
-        for it in run.iterations:
-            visits = [v for v in history.states if v.iteration == (run.name, it.index)]
-            first, found = chain((v.name, v.type) for v in visits)
-            inner_start = inner_start or first
-            for name, spec in found.items():
-                merged = inner_states.setdefault(name, {"Type": spec["Type"]})
-                for key in ("Next",):
-                    if key in spec and key not in merged:
-                        merged[key] = spec[key]
-            names.extend((v.name, v.type) for v in visits)
-        if inner_start is not None:
-            states[run.name]["ItemProcessor"] = {"StartAt": inner_start, "States": inner_states}
         if run.mode == "distributed":
             states[run.name]["ItemProcessor"] = {
                 "StartAt": None,
                 "States": {},
                 "ProcessorConfig": {"Mode": "DISTRIBUTED"},
             }
+            continue
+        inner: dict[str, dict[str, Any]] = {}
+        inner_start: str | None = None
+        for it in run.iterations:
+            visits = [v for v in history.states if v.iteration == (run.name, it.index)]
+            first = add(inner, visits)
+            inner_start = inner_start or first
+        if inner_start is not None:
+            states[run.name]["ItemProcessor"] = {"StartAt": inner_start, "States": inner}
     return {"StartAt": start, "States": states}
 
 

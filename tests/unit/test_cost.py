@@ -94,6 +94,20 @@ def test_distributed_children_are_billed_as_transitions_and_express() -> None:
     assert express.quantity == pytest.approx(children * billed_ms / 1000 * 64 / 1024)
 
 
+def test_standard_children_bill_their_own_transitions_instead_of_express(tmp_path: Path) -> None:
+    run_dir = copy_run("aws-distributed", tmp_path)
+    meta = json.loads((run_dir / "meta.json").read_text())
+    distributed = meta["distributed"]
+    express = estimate_cost(run_dir)
+    edit_meta(run_dir, distributed={**distributed, "execution_type": "STANDARD"})
+    standard = estimate_cost(run_dir)
+    assert standard.billed_state_transitions == (
+        express.billed_state_transitions + distributed["child_state_transitions"]
+    )
+    assert not [x for x in standard.lines if x.item.startswith("Express")]
+    assert [x for x in express.lines if x.item.startswith("Express")]
+
+
 def test_lambda_gb_seconds_follow_memory_and_architecture(tmp_path: Path) -> None:
     run_dir = copy_run("aws-distributed", tmp_path)
     meta = json.loads((run_dir / "meta.json").read_text())

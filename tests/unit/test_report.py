@@ -220,3 +220,14 @@ def test_cli_report_writes_the_file(tmp_path: Path, capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert "no such run id" in err
     assert "Traceback" not in err
+
+
+def test_graph_from_events_draws_catch_transitions(tmp_path: Path) -> None:
+    lone = tmp_path / "saved-history.json"
+    lone.write_text((FIXTURES / "inline-caught" / "history.json").read_text())
+    html = write_report(lone, tmp_path / "r.html").read_text()
+    paths = [a for tag, a in parse(html).elements if tag == "path" and "edge" in a.get("class", "")]
+    kinds = sorted(a["class"] for a in paths)
+    # CrawlBatch -> RecordFailure was taken by a Catch; the top-level chain by Next
+    assert kinds.count("edge edge-catch") == 1
+    assert kinds.count("edge edge-next") == 5
