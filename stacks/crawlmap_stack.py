@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -86,3 +86,14 @@ class CrawlmapStack(Stack):
             alarm_topic=self.notifications.alarm_topic,
         )
         acknowledge_findings(self)
+
+        # What the deploy guide needs: start an execution, find its data.
+        outputs = {
+            "StateMachineArn": self.workflow.state_machine.state_machine_arn,
+            "ArtifactsBucketName": bucket.bucket_name,
+            "TableName": table.table_name,
+            "RunTopicArn": self.notifications.run_topic.topic_arn,
+            "AlarmTopicArn": self.notifications.alarm_topic.topic_arn,
+        }
+        for name, value in outputs.items():
+            CfnOutput(self, name, value=value)

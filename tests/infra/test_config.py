@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from lambdas.common.errors import ConfigError
+from lambdas.common.settings import Settings
 from stacks.config import CrawlmapConfig, load_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,19 @@ def test_cdk_json_holds_every_key_with_the_dataclass_default() -> None:
     crawlmap = cdk_json_context()["crawlmap"]
     assert set(crawlmap) == set(CrawlmapConfig.__dataclass_fields__)
     assert load_config(cdk_json_context()) == load_config({}) == CrawlmapConfig()
+
+
+def test_defaults_agree_with_the_functions_own_defaults() -> None:
+    # The functions fall back to these when a variable is unset (local runs, tests).
+    config, settings = CrawlmapConfig(), Settings()
+    assert config.user_agent == settings.user_agent
+    assert config.batch_size == settings.batch_size
+    assert config.max_pages == settings.max_pages
+    assert config.distributed_threshold == settings.distributed_threshold
+    assert config.run_ttl_days == settings.run_ttl_days
+    assert config.request_timeout == settings.request_timeout
+    assert config.obey_robots == settings.obey_robots
+    assert config.allow_private_networks == settings.allow_private_networks
 
 
 @pytest.mark.parametrize(

@@ -299,3 +299,11 @@ def test_variant_config_flows_into_the_template(variant: Synthesized) -> None:
         if a["Properties"]["MetricName"] == "Errors"
     ]
     assert {(a["Threshold"], a["Period"]) for a in errors} == {(3, 900)}
+
+
+def test_outputs_name_what_a_deploy_needs(synthesized: Synthesized) -> None:
+    outputs = synthesized.template_json["Outputs"]
+    assert set(outputs) == {
+        "StateMachineArn", "ArtifactsBucketName", "TableName", "RunTopicArn", "AlarmTopicArn",
+    }  # fmt: skip
+    assert outputs["StateMachineArn"]["Value"]["Ref"].startswith("WorkflowStateMachine")
