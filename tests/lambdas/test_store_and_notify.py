@@ -18,6 +18,7 @@ from lambdas.common.errors import InvalidInputError
 from lambdas.common.models import RunInfo
 from lambdas.common.store import DynamoDBStore, SQLiteStore
 from lambdas.store_and_notify import handler as store_handler
+from lambdas.store_and_notify.results import S3ResultReader, run_results
 from tests.lambdas.data_support import (
     AwsClients,
     aws,
@@ -233,3 +234,13 @@ def test_local_run_uses_sqlite_and_the_console(
     assert note["subject"] == "crawlmap run run-1: 3 ok, 1 failed, 1 changed, 1 new"
     assert json.loads(note["message"].splitlines()[-1]) == summary
     assert note["subject"] in capsys.readouterr().out
+
+
+def test_result_files_stream_from_s3_across_any_chunk_boundary(deployed_env: AwsClients) -> None:
+    aws = deployed_env
+    location = distributed_event(aws)["batches"]
+    whole = list(run_results(location, S3ResultReader(client=aws.s3)))
+    for chunk_bytes in (1, 7, 100):
+        reader = S3ResultReader(client=aws.s3, chunk_bytes=chunk_bytes)
+        assert list(run_results(location, reader)) == whole
+    assert len(whole) == 6
