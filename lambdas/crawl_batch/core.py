@@ -36,6 +36,7 @@ from lambdas.common.models import (
     PageTask,
     PreviousState,
 )
+from lambdas.common.observability import logger
 from lambdas.common.safe_http import (
     FetchError,
     FetchLimits,
@@ -242,14 +243,27 @@ def not_modified_result(task: PageTask, response: SafeResponse, *, attempts: int
     return result
 
 
+def _header_safe(value: str | None) -> str | None:
+    """A stored validator usable as a header value (latin-1, no line breaks), else None."""
+    if not value or "\r" in value or "\n" in value:
+        return None
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+    return value
+
+
 def conditional_headers(previous: PreviousState | None) -> dict[str, str]:
     headers: dict[str, str] = {}
     if previous is None:
         return headers
-    if previous.get("etag"):
-        headers["If-None-Match"] = str(previous["etag"])
-    if previous.get("last_modified"):
-        headers["If-Modified-Since"] = str(previous["last_modified"])
+    etag = _header_safe(previous.get("etag"))
+    last_modified = _header_safe(previous.get("last_modified"))
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
     return headers
 
 
@@ -335,7 +349,17 @@ class _BatchCrawl:
                     return failed_result(url, exc.reason, attempts=total_attempts)
                 transient = _Transient(exc.reason)
             else:
-                judged = self._judge(task, response, total_attempts)
+                try:
+                    judged = self._judge(task, response, total_attempts)
+                except Exception as exc:  # one odd page must not lose the whole batch
+                    logger.exception("could not process the response", extra={"url": url})
+                    return failed_result(
+                        url,
+                        f"could not process the response ({type(exc).__name__})",
+                        attempts=total_attempts,
+                        status=response.status,
+                        response=response,
+                    )
                 if not isinstance(judged, _Transient):
                     return judged
                 transient = judged

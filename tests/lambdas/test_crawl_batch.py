@@ -243,7 +243,7 @@ def test_slow_drip_is_cut_by_the_invocation_deadline(server: ScenarioServer) -> 
     settings = replace(LOCAL, request_timeout=60.0)
     started = time.monotonic()
     results = crawl(server, ["/drip", "/fast"], settings, options=CrawlOptions(time_budget_s=1.5))
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 5.0  # the drip alone would take 10 s
     assert results[0]["outcome"] == "failed"
     assert results[0]["error"].startswith("timeout")
     assert results[1]["ok"] is True
@@ -307,7 +307,7 @@ def test_crawl_delay_spaces_requests_up_to_the_cap(server: ScenarioServer) -> No
     server.html("/robots.txt", "User-agent: *\nCrawl-delay: 60\n", content_type="text/plain")
     started = time.monotonic()
     crawl(server, ["/0", "/1", "/2"], replace(LOCAL, max_crawl_delay=0.2))
-    assert time.monotonic() - started < 2.0  # capped at 0.2 s, not 60 s
+    assert time.monotonic() - started < 5.0  # capped at 0.2 s, not 60 s
 
 
 def test_per_host_concurrency_is_respected(server: ScenarioServer) -> None:

@@ -66,3 +66,12 @@ def test_run_coroutine_works_with_and_without_a_running_loop() -> None:
         return run_coroutine(_answer())  # e.g. a handler called from async code
 
     assert asyncio.run(inside_a_loop()) == 42
+
+
+def test_unusable_stored_validators_are_not_sent() -> None:
+    assert (
+        conditional_headers(
+            {"etag": '"caf\u00e9\u2603"', "last_modified": "x\r\nInjected: 1", "content_hash": None}
+        )
+        == {}
+    )

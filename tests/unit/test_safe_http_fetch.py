@@ -221,7 +221,7 @@ def test_slow_drip_body_hits_the_total_deadline_sync(server: ScenarioServer) -> 
     with pytest.raises(FetchError, match="timeout") as caught:
         fetch_bytes(server.url("/drip"), settings)
     assert caught.value.transient
-    assert time.monotonic() - started < 2.5  # deadline + at most one read timeout
+    assert time.monotonic() - started < 3.5  # deadline + at most one read timeout
 
 
 def test_slow_drip_body_hits_the_total_deadline_async(server: ScenarioServer) -> None:
@@ -235,7 +235,7 @@ def test_slow_drip_body_hits_the_total_deadline_async(server: ScenarioServer) ->
                 await fetch_async(client, server.url("/drip"), FetchLimits.from_settings(settings))
             return time.monotonic() - started
 
-    assert asyncio.run(run()) < 1.5
+    assert asyncio.run(run()) < 2.5  # the drip alone would take 10 s
 
 
 def _bomb_route(body: bytes, encoding: str) -> object:
@@ -278,7 +278,7 @@ def test_huge_content_length_is_refused_before_reading(server: ScenarioServer) -
     started = time.monotonic()
     with pytest.raises(FetchError, match=r"body larger than 10 MiB \(Content-Length 53687091200\)"):
         fetch_bytes(server.url("/huge"), LOCAL)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.5  # the server would hold the body back for 3 s
 
 
 def test_http_errors_carry_status_and_transience(server: ScenarioServer) -> None:
@@ -317,3 +317,23 @@ def test_async_client_refuses_metadata_redirect_target(server: ScenarioServer) -
     asyncio.run(run())
     assert resolver.lookups == ["metadata.example.com"]
     assert backend.connects == [("127.0.0.1", server.port)]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1]:9/",
+        "http://2130706433:9/",
+        "http://0x7f000001:9/",
+        "http://127.1:9/",
+        "http://[::ffff:127.0.0.1]:9/",
+    ],
+)
+def test_obfuscated_loopback_forms_are_refused_without_connecting(url: str) -> None:
+    backend = RecordingBackend()
+    with (
+        make_client(Settings(), network_backend=backend) as client,
+        pytest.raises(AddressRefusedError, match="loopback"),
+    ):
+        fetch(client, url, FetchLimits.from_settings(Settings()))
+    assert backend.connects == []
