@@ -15,11 +15,17 @@ was checked against moto 5.2.5 and has a test in tests/workflow/test_moto_gaps.p
    States.ExceedToleratedFailureThreshold when failed children exceed both the count and the
    percentage (AWS fails when either is exceeded; with only one of them set, which is
    crawlmap's case, the two rules agree).
-4. ResultWriter writes only manifest.json, with empty ResultFiles. The engine writes the
+4. ResultWriter Parameters paths ("Prefix.$": "$.run.results_prefix") are evaluated against
+   the children's outputs (an array) instead of the Map state's input, so any path fails with
+   States.Runtime. The engine evaluates them against the state input, as AWS does.
+   ResultWriter writes only manifest.json, with empty ResultFiles. The engine writes the
    result files as AWS does (SUCCEEDED_0.json, FAILED_0.json: JSON arrays of child executions
    with ExecutionArn, Input, Output, Status, ...) and lists them in the manifest.
-5. ItemBatcher is not supported; crawlmap does not use it (ListPages makes the batches).
-6. Retry and Wait sleep for real. Locally the engine can scale those waits by `time_scale`
+5. $$.Execution.StartTime is rendered as Python prints a datetime
+   ("2026-11-26T19:36:23.913874+00:00"); AWS gives milliseconds and "Z"
+   ("2026-11-26T19:36:23.913Z"). The engine sets the AWS form.
+6. ItemBatcher is not supported; crawlmap does not use it (ListPages makes the batches).
+7. Retry and Wait sleep for real. Locally the engine can scale those waits by `time_scale`
    (tests and benchmarks use a small factor); AWS always waits the full interval.
 """
 
@@ -53,6 +59,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration impo
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
     distributed_item_processor_worker,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer import (
+    result_writer_decl,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import (  # noqa: E501
     resource_eval_s3,
 )
@@ -61,6 +70,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wai
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, ProgramError
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 InvokeLambda = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -186,6 +196,7 @@ def install() -> None:
         _patch_distributed_map()
         _patch_result_writer()
         _patch_s3_counter()
+        _patch_start_time()
         _installed = True
 
 
@@ -300,6 +311,18 @@ def _enforce_tolerance(env: Any, eval_input: Any, stats: MapRunStats) -> None:
 
 
 def _patch_result_writer() -> None:
+    def eval_body(self: Any, env: Any) -> None:
+        outputs = env.stack.pop()
+        env.stack.append(env.states.get_input())  # paths see the Map state's input
+        self.parargs.eval(env=env)
+        parameters = env.stack.pop()
+        env.stack.pop()
+        env.stack.append(outputs)
+        env.stack.append(parameters)
+        self.resource_eval.eval_resource(env=env)
+
+    result_writer_decl.ResultWriter._eval_body = eval_body
+
     def handle_put_object(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:
         parameters = env.stack.pop()
         env.stack.pop()  # the children's outputs: written from the recorded child executions
@@ -349,3 +372,17 @@ def _patch_s3_counter() -> None:
         return original_call(self, event_name, request, **kwargs)
 
     BotocoreStubber.__call__ = call
+
+
+def _patch_start_time() -> None:
+    original = ExecutionWorker._get_evaluation_environment
+
+    def evaluation_environment(self: Any) -> Any:
+        env = original(self)
+        execution = env.states.context_object.context_object_data["Execution"]
+        start = execution.get("StartTime")
+        if isinstance(start, datetime.datetime):
+            execution["StartTime"] = _iso(start.astimezone(datetime.UTC))
+        return env
+
+    ExecutionWorker._get_evaluation_environment = evaluation_environment

@@ -1,13 +1,15 @@
 """Each place moto 5.2.5's Step Functions interpreter differs from AWS, and the engine's answer.
 
-moto stands in for AWS Step Functions and S3 here. Every test first shows the gap on moto as
-it is (so a moto upgrade that closes it is noticed), then that the engine behaves as AWS does.
+moto stands in for AWS Step Functions and S3 here. Where a gap shows without the engine, a test
+first shows it on moto as it is (so a moto upgrade that closes it is noticed), then that the
+engine behaves as AWS does.
 The handlers are the tiny ones in tiny_handlers.py, so these tests do not depend on the crawler.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -64,7 +66,9 @@ def distributed_definition(
                 },
                 "ResultWriter": {
                     "Resource": "arn:aws:states:::s3:putObject",
-                    "Parameters": {"Bucket": "<bucket>", "Prefix": "results"},
+                    # A path, as crawlmap's ResultWriter has: moto evaluated it against the
+                    # children's outputs; AWS (and the engine) against the state input.
+                    "Parameters": {"Bucket": "<bucket>", "Prefix.$": "$.prefix"},
                 },
                 "ResultSelector": {"result_writer.$": "$.ResultWriterDetails"},
                 "Next": "ReadResults",
@@ -79,6 +83,8 @@ def items(count: int, failing: set[int] = frozenset()) -> list[dict[str, Any]]: 
 
 
 def run(tmp_path: Path, definition: dict[str, Any], payload: Any, **options: Any) -> RunRecord:
+    if "items" in payload:
+        payload = {**payload, "prefix": "results"}
     return run_execution(
         payload,
         EngineOptions(
@@ -210,3 +216,20 @@ def test_time_scale_is_recorded_in_the_run(tmp_path: Path, scale: float) -> None
     )
     assert record.meta["time_scale"] == scale
     assert json.loads((record.run_dir / "meta.json").read_text())["status"] == "SUCCEEDED"
+
+
+def test_execution_start_time_has_the_aws_format(tmp_path: Path) -> None:
+    definition = {
+        "StartAt": "Echo",
+        "States": {
+            "Echo": {
+                "Type": "Task",
+                "Resource": "<fn:Child>",
+                "Parameters": {"started_at.$": "$$.Execution.StartTime"},
+                "End": True,
+            }
+        },
+    }
+    record = run(tmp_path, definition, {})
+    assert record.status == "SUCCEEDED"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record.output["started_at"])
