@@ -1,8 +1,10 @@
 """CrawlBatch: crawl one batch of pages (thin: parse the event, run the core, shape the output)."""
 
+import threading
+from collections.abc import Sequence
 from typing import Any
 
-from lambdas.common.models import BatchResult
+from lambdas.common.models import BatchResult, PageResult
 from lambdas.common.observability import MetricUnit, logger, metrics
 from lambdas.common.settings import Settings
 from lambdas.crawl_batch.core import (
@@ -13,8 +15,30 @@ from lambdas.crawl_batch.core import (
     time_budget_from_remaining,
 )
 
+# Powertools' Metrics keeps one metric set per process. The local engine runs many CrawlBatch
+# invocations in threads of one process, so adding and flushing happen under one lock.
+_METRICS_LOCK = threading.Lock()
 
-@metrics.log_metrics
+
+def publish_metrics(results: Sequence[PageResult]) -> dict[str, int]:
+    counts = dict(summarize(results))
+    with _METRICS_LOCK:
+        metrics.add_metric(name="PagesOk", unit=MetricUnit.Count, value=counts["ok"])
+        metrics.add_metric(name="PagesFailed", unit=MetricUnit.Count, value=counts["failed"])
+        metrics.add_metric(name="PagesSkipped", unit=MetricUnit.Count, value=counts["skipped"])
+        metrics.add_metric(
+            name="PagesChanged", unit=MetricUnit.Count, value=counts["new"] + counts["changed"]
+        )
+        metrics.add_metric(name="BytesFetched", unit=MetricUnit.Bytes, value=counts["bytes"])
+        for page in results:
+            if page["elapsed_ms"] is not None:
+                metrics.add_metric(
+                    name="FetchLatency", unit=MetricUnit.Milliseconds, value=page["elapsed_ms"]
+                )
+        metrics.flush_metrics()
+    return counts
+
+
 def handler(event: Any, context: Any) -> BatchResult:
     batch = parse_event(event)
     logger.append_keys(run_id=batch["run_id"], batch_id=batch["batch_id"])
@@ -22,19 +46,6 @@ def handler(event: Any, context: Any) -> BatchResult:
     remaining_ms = context.get_remaining_time_in_millis() if context is not None else None
     options = CrawlOptions(time_budget_s=time_budget_from_remaining(remaining_ms))
     result = crawl_batch(batch, settings, options)
-
-    counts = summarize(result["results"])
-    metrics.add_metric(name="PagesOk", unit=MetricUnit.Count, value=counts["ok"])
-    metrics.add_metric(name="PagesFailed", unit=MetricUnit.Count, value=counts["failed"])
-    metrics.add_metric(name="PagesSkipped", unit=MetricUnit.Count, value=counts["skipped"])
-    metrics.add_metric(
-        name="PagesChanged", unit=MetricUnit.Count, value=counts["new"] + counts["changed"]
-    )
-    metrics.add_metric(name="BytesFetched", unit=MetricUnit.Bytes, value=counts["bytes"])
-    for page in result["results"]:
-        if page["elapsed_ms"] is not None:
-            metrics.add_metric(
-                name="FetchLatency", unit=MetricUnit.Milliseconds, value=page["elapsed_ms"]
-            )
+    counts = publish_metrics(result["results"])
     logger.info("batch crawled", extra={"pages": len(result["results"]), **counts})
     return result

@@ -505,6 +505,38 @@ def test_handler_default_refuses_loopback(
     assert result["error"] == "refused: 127.0.0.1 is a loopback address"
 
 
+def test_handler_is_safe_to_run_in_parallel_threads(
+    server: ScenarioServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local engine runs CrawlBatch invocations in threads of one process."""
+    monkeypatch.setenv(env.ALLOW_PRIVATE_NETWORKS, "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    for n in range(16):
+        server.html(f"/t{n}", page(f"T{n}"))
+    outputs: dict[int, Any] = {}
+    errors: list[BaseException] = []
+
+    def invoke(batch_id: int) -> None:
+        pages = [{"url": server.url(f"/t{batch_id * 2 + k}"), "previous": None} for k in (0, 1)]
+        try:
+            outputs[batch_id] = handler(
+                {"run_id": "par", "batch_id": batch_id, "pages": pages}, FakeLambdaContext(60_000)
+            )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=invoke, args=(b,)) for b in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    for batch_id, output in outputs.items():
+        titles = [r["title"] for r in output["results"]]
+        assert titles == [f"T{batch_id * 2}", f"T{batch_id * 2 + 1}"]
+    assert len(outputs) == 8
+
+
 @pytest.mark.parametrize(
     ("event", "message"),
     [
@@ -534,7 +566,6 @@ def test_handler_default_refuses_loopback(
         ),
     ],
 )
-@pytest.mark.filterwarnings("ignore:No application metrics to publish")
 def test_bad_events_name_the_field(event: Any, message: str) -> None:
     with pytest.raises(InvalidInputError) as caught:
         handler(event, FakeLambdaContext(60_000))
