@@ -1,0 +1,259 @@
+"""Cost per run: a measured local run through the distributed path, scaled to 100,000 pages.
+
+1. A small HTTP server on 127.0.0.1 (port 0) serves N pages (~1.5 KiB of HTML each, an
+   allow-all robots.txt, one page in 100 answering 404), optionally after --latency-ms.
+2. `crawlmap run` crawls them through the local engine with --distributed-threshold 1, so the
+   DISTRIBUTED Map (EXPRESS children) is taken; the run folder records the history, the
+   functions' invocations and durations, the child executions, store writes, S3 requests.
+3. crawlmap.cost prices that run (prices.json, us-east-1) and scales it linearly to the
+   target page count; the naive design (one Lambda per page in a Standard inline Map) is
+   priced from the same measurements.
+
+Goal (issue 5): 100,000 pages for <= $0.10 of compute + orchestration (Step Functions +
+Lambda; data transfer excluded) and >= 50x cheaper than the naive design.
+
+Run:  .venv/bin/python -m bench.cost_per_run                       (5,000 pages, batches of 100)
+      .venv/bin/python -m bench.cost_per_run --pages 10000 --latency-ms 50
+      .venv/bin/python -m bench.cost_per_run --run-dir .crawlmap/runs/<id>   (price a saved run)
+      .venv/bin/python -m bench.cost_per_run --moto     (moto-made history of the same shape:
+                                                          the fallback while the engine's
+                                                          distributed path is unavailable)
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from crawlmap.cost import estimate_run, format_cost
+from crawlmap.history import RunFolder, load_run
+
+GOAL_USD = 0.10
+GOAL_RATIO = 50.0
+PARAGRAPH = "<p>" + "crawlmap fans a crawl out over a Map state. " * 24 + "</p>"
+
+
+class SiteHandler(http.server.BaseHTTPRequestHandler):
+    latency_s = 0.0
+
+    def do_GET(self) -> None:
+        if self.path == "/robots.txt":
+            self._send(200, b"User-agent: *\nAllow: /\n", "text/plain")
+            return
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        number = self.path.rsplit("/", 1)[-1]
+        if number.isdigit() and int(number) % 100 == 99:
+            self._send(404, b"<h1>Not found</h1>", "text/html")
+            return
+        body = (
+            f"<!doctype html><html><head><title>Page {number}</title>"
+            f'<meta name="description" content="Bench page {number}"></head>'
+            f"<body><h1>Page {number}</h1>{PARAGRAPH}"
+            f'<a href="/p/{number}1">next</a></body></html>'
+        ).encode()
+        self._send(200, body, "text/html; charset=utf-8")
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def start_site(latency_ms: float) -> tuple[http.server.ThreadingHTTPServer, str]:
+    SiteHandler.latency_s = latency_ms / 1000
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SiteHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def crawl_locally(pages: int, batch_size: int, latency_ms: float, work: Path) -> dict[str, Any]:
+    """Run `crawlmap run` on the local site through the distributed path; return its summary."""
+    server, base = start_site(latency_ms)
+    try:
+        pages_file = work / "pages.txt"
+        pages_file.write_text("".join(f"{base}/p/{i}\n" for i in range(pages)))
+        env = {
+            **os.environ,
+            "CRAWLMAP_HOME": str(work / "home"),
+            "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "crawlmap.cli",
+            "run",
+            "--pages-file",
+            str(pages_file),
+            "--allow-private-networks",
+            "--distributed-threshold",
+            "1",
+            "--batch-size",
+            str(batch_size),
+            "--db",
+            str(work / "store.db"),
+            "--json",
+            "--quiet",
+        ]
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        wall_s = time.perf_counter() - started
+    finally:
+        server.shutdown()
+    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    try:
+        summary: dict[str, Any] = json.loads(done.stdout)
+    except ValueError:
+        summary = {"error": "no JSON summary", "stderr": done.stderr[-2000:]}
+    summary["exit_code"] = done.returncode
+    summary["wall_s"] = wall_s
+    summary["peak_mib"] = peak_mib
+    return summary
+
+
+def moto_history(pages: int, batch_size: int, work: Path) -> Path:
+    """The fallback: the same state machine shape on moto with in-process stand-in functions
+    (tests/fixtures/histories/make_fixtures.py), distributed path, one child per batch."""
+    from tests.fixtures.histories.make_fixtures import FakeCrawl, run_fixture
+
+    urls = [f"http://127.0.0.1:8000/p/{i}" for i in range(pages)]
+    behaviour = {url: "404" for i, url in enumerate(urls) if i % 100 == 99}
+    fake = FakeCrawl(behaviour, batch_size=batch_size, mode="distributed")
+    return run_fixture("bench-moto", {"pages": urls}, fake, out_dir=work)
+
+
+def scaling_rows(run: RunFolder, targets: list[int]) -> list[dict[str, Any]]:
+    rows = []
+    for target in targets:
+        b = estimate_run(run, pages=target)
+        rows.append(
+            {
+                "pages": target,
+                "state_transitions": b.state_transitions,
+                "billed_state_transitions": b.billed_state_transitions,
+                "child_executions": b.usage.child_executions,
+                "compute_orchestration_usd": b.compute_orchestration_usd,
+                "total_usd": b.total_usd,
+                "naive_compute_orchestration_usd": b.naive.compute_orchestration_usd,
+                "naive_total_usd": b.naive.total_usd,
+                "compute_ratio": b.compute_ratio,
+                "ratio": b.ratio,
+            }
+        )
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    print(
+        f"{'pages':>9} {'parent ST':>10} {'children':>9} {'billed ST':>10}"
+        f" {'compute+orch':>13} {'total':>10} {'naive c+o':>11} {'naive total':>12}"
+        f" {'c+o ratio':>10} {'ratio':>8}"
+    )
+    for r in rows:
+        print(
+            f"{r['pages']:>9,} {r['state_transitions']:>10,.0f} {r['child_executions']:>9,.0f}"
+            f" {r['billed_state_transitions']:>10,.0f} ${r['compute_orchestration_usd']:>12.5f}"
+            f" ${r['total_usd']:>9.5f} ${r['naive_compute_orchestration_usd']:>10.4f}"
+            f" ${r['naive_total_usd']:>11.4f} {r['compute_ratio']:>9.1f}x {r['ratio']:>7.1f}x"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--pages", type=int, default=5000, help="pages in the measured run")
+    parser.add_argument("--batch-size", type=int, default=100, help="pages per batch (child)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="site latency per page")
+    parser.add_argument("--target", type=int, default=100_000, help="pages to scale to")
+    parser.add_argument("--run-dir", type=Path, help="price an existing run folder instead")
+    parser.add_argument("--moto", action="store_true", help="use a moto-made history")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="crawlmap-cost-") as tmp:
+        work = Path(tmp)
+        measured: dict[str, Any] = {}
+        source = "run folder"
+        if args.run_dir:
+            run_dir = args.run_dir
+        elif args.moto:
+            run_dir, source = moto_history(args.pages, args.batch_size, work), "moto (fallback)"
+        else:
+            measured = crawl_locally(args.pages, args.batch_size, args.latency_ms, work)
+            if measured.get("exit_code") not in (0, 1) or "run_dir" not in measured:
+                print(f"local run failed: {json.dumps(measured)[:1500]}", file=sys.stderr)
+                return 1
+            run_dir, source = Path(measured["run_dir"]), "local engine"
+        run = load_run(run_dir)
+        if run.meta.get("mode") != "distributed":
+            print(f"the run took the {run.meta.get('mode')} path, not distributed", file=sys.stderr)
+        pages = len(run.results)
+        targets = sorted({pages, 10_000, 50_000, args.target})
+        rows = scaling_rows(run, targets)
+        goal = rows[targets.index(args.target)]
+        result = {
+            "source": source,
+            "run_status": run.history.status,
+            "mode": run.meta.get("mode"),
+            "measured_pages": pages,
+            "batch_size": args.batch_size,
+            "site_latency_ms": args.latency_ms,
+            "wall_s": measured.get("wall_s"),
+            "peak_mib": measured.get("peak_mib"),
+            "scaling": rows,
+            "goal": {
+                "pages": args.target,
+                "compute_orchestration_usd": goal["compute_orchestration_usd"],
+                "meets_cost_goal": goal["compute_orchestration_usd"] <= GOAL_USD,
+                "compute_ratio": goal["compute_ratio"],
+                "meets_ratio_goal": goal["compute_ratio"] >= GOAL_RATIO,
+                "total_usd_incl_dynamodb_s3": goal["total_usd"],
+                "ratio_incl_dynamodb_s3": goal["ratio"],
+            },
+        }
+        if args.json:
+            print(json.dumps(result, indent=1))
+            return 0
+        print(format_cost(estimate_run(run)))
+        print()
+        print(
+            f"Measured: {pages:,} pages via {source} ({result['mode']}, {run.history.status}),"
+            f" batches of {args.batch_size}, site latency {args.latency_ms:g} ms"
+            + (
+                f", wall {measured['wall_s']:.1f} s, peak RSS {measured['peak_mib']:.0f} MiB"
+                if measured
+                else ""
+            )
+        )
+        print("Scaled linearly (per-run parts fixed):")
+        print_table(rows)
+        g = result["goal"]
+        print(
+            f"\nGoal at {args.target:,} pages: compute + orchestration"
+            f" ${g['compute_orchestration_usd']:.4f} (<= ${GOAL_USD:.2f}:"
+            f" {'met' if g['meets_cost_goal'] else 'NOT met'}),"
+            f" {g['compute_ratio']:.1f}x cheaper than naive (>= {GOAL_RATIO:.0f}x:"
+            f" {'met' if g['meets_ratio_goal'] else 'NOT met'});"
+            f" with DynamoDB and S3: ${g['total_usd_incl_dynamodb_s3']:.4f},"
+            f" {g['ratio_incl_dynamodb_s3']:.1f}x"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
