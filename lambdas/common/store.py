@@ -18,8 +18,9 @@ import random
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
@@ -39,6 +40,7 @@ GET_BATCH_SIZE = 100
 MAX_KEY_BYTES = 1024
 MAX_RETRY_ATTEMPTS = 8
 READ_THREADS = 8
+WRITE_THREADS = 4
 LATEST_STATE_OUTCOMES = frozenset({"new", "changed", "unchanged"})
 
 
@@ -348,38 +350,51 @@ class DynamoDBStore:
     def save_results(self, run_id: str, results: Iterable[PageResult], started_at: str) -> int:
         expiry = {"N": str(expires_at(started_at, self.ttl_days))}
         written = 0
-        # Chunks of 100: one BatchGetItem reads the current states of a chunk's pages.
-        for raw_chunk in _chunks(results, GET_BATCH_SIZE):
-            chunk = _unique_by_url(raw_chunk)
-            stateful = [r["url"] for r in chunk if state_from_result(r, run_id, started_at)]
-            existing = self._states(stateful, consistent=True) if stateful else {}
-            items: list[dict[str, Any]] = [
-                {
-                    "pk": {"S": f"RUN#{run_id}"},
-                    "sk": {"S": page_key(result["url"])},
-                    "url": {"S": result["url"]},
-                    "outcome": {"S": result["outcome"]},
-                    "data": {"S": json.dumps(result, separators=(",", ":"), sort_keys=True)},
-                    "expires_at": expiry,
-                }
-                for result in chunk
-            ]
-            for state in plan_state_writes(chunk, existing, run_id, started_at):
-                items.append(
-                    {
-                        "pk": {"S": page_key(state["url"])},
-                        "sk": {"S": "STATE"},
-                        "url": {"S": state["url"]},
-                        "etag": _s(state["etag"]),
-                        "last_modified": _s(state["last_modified"]),
-                        "content_hash": _s(state["content_hash"]),
-                        "run_id": {"S": state["run_id"]},
-                        "fetched_at": _s(state["fetched_at"]),
-                        "started_at": {"S": state["started_at"]},
-                    }
-                )
-            written += self._write_items(items)
+        # Chunks of 100 (one BatchGetItem reads their current states), a few in flight at a
+        # time: 100,000 results are ~5,000 requests, too slow one after another; at most
+        # 2 x WRITE_THREADS chunks are held, so memory stays bounded.
+        with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
+            pending: deque[Future[int]] = deque()
+            for raw_chunk in _chunks(results, GET_BATCH_SIZE):
+                chunk = _unique_by_url(raw_chunk)
+                pending.append(pool.submit(self._save_chunk, run_id, chunk, started_at, expiry))
+                if len(pending) >= 2 * WRITE_THREADS:
+                    written += pending.popleft().result()
+            while pending:
+                written += pending.popleft().result()
         return written
+
+    def _save_chunk(
+        self, run_id: str, chunk: list[PageResult], started_at: str, expiry: dict[str, str]
+    ) -> int:
+        stateful = [r["url"] for r in chunk if state_from_result(r, run_id, started_at)]
+        existing = self._states(stateful, consistent=True) if stateful else {}
+        items: list[dict[str, Any]] = [
+            {
+                "pk": {"S": f"RUN#{run_id}"},
+                "sk": {"S": page_key(result["url"])},
+                "url": {"S": result["url"]},
+                "outcome": {"S": result["outcome"]},
+                "data": {"S": json.dumps(result, separators=(",", ":"), sort_keys=True)},
+                "expires_at": expiry,
+            }
+            for result in chunk
+        ]
+        for state in plan_state_writes(chunk, existing, run_id, started_at):
+            items.append(
+                {
+                    "pk": {"S": page_key(state["url"])},
+                    "sk": {"S": "STATE"},
+                    "url": {"S": state["url"]},
+                    "etag": _s(state["etag"]),
+                    "last_modified": _s(state["last_modified"]),
+                    "content_hash": _s(state["content_hash"]),
+                    "run_id": {"S": state["run_id"]},
+                    "fetched_at": _s(state["fetched_at"]),
+                    "started_at": {"S": state["started_at"]},
+                }
+            )
+        return self._write_items(items)
 
     def save_summary(self, summary: RunSummary) -> int:
         data = {"S": json.dumps(summary, separators=(",", ":"), sort_keys=True)}
