@@ -29,7 +29,7 @@ import ssl
 import sys
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Protocol
@@ -90,6 +90,17 @@ class FetchError(Exception):
         self.transient = transient
         self.status = status
         self.retry_after = retry_after
+
+
+class HopRefusedError(FetchError):
+    """A redirect target the caller's hop_check refused (e.g. robots.txt disallows it)."""
+
+    def __init__(self, reason: str, *, url: str) -> None:
+        super().__init__(reason)
+        self.url = url
+
+
+HopCheck = Callable[[str], Awaitable[str | None]]
 
 
 class AddressRefusedError(FetchError):
@@ -956,8 +967,13 @@ async def fetch_async(
     *,
     headers: dict[str, str] | None = None,
     deadline: float | None = None,
+    hop_check: HopCheck | None = None,
 ) -> SafeResponse:
-    """Async fetch(); `deadline` (event loop time) can cut the total timeout shorter."""
+    """Async fetch(); `deadline` (event loop time) can cut the total timeout shorter.
+
+    `hop_check(url)` is awaited before a redirect to another origin is followed; a reason
+    it returns stops the fetch with HopRefusedError (the crawler checks robots.txt there).
+    """
     check_scheme(url)
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -968,7 +984,9 @@ async def fetch_async(
         raise FetchError("timeout (no time left for this page)", transient=True)
     try:
         async with asyncio.timeout_at(hard_deadline):
-            return await _fetch_async_hops(client, url, limits, headers, started, hard_deadline)
+            return await _fetch_async_hops(
+                client, url, limits, headers, started, hard_deadline, hop_check
+            )
     except TimeoutError:
         raise FetchError(f"timeout (total {budget:.3g}s)", transient=True) from None
     except Exception as exc:
@@ -982,6 +1000,7 @@ async def _fetch_async_hops(
     headers: dict[str, str] | None,
     started: float,
     deadline: float,
+    hop_check: HopCheck | None,
 ) -> SafeResponse:
     loop = asyncio.get_running_loop()
     hop_headers = dict(headers or {})
@@ -1013,8 +1032,13 @@ async def _fetch_async_hops(
                 )
         finally:
             await response.aclose()
+        previous = current
         current, hop_headers = hop
         redirects += 1
+        if hop_check is not None and _origin(previous) != _origin(current):
+            reason = await hop_check(current)
+            if reason is not None:
+                raise HopRefusedError(reason, url=current)
 
 
 def _no_cookies() -> CookieJar:

@@ -40,6 +40,7 @@ from lambdas.common.observability import logger
 from lambdas.common.safe_http import (
     FetchError,
     FetchLimits,
+    HopRefusedError,
     Resolver,
     SafeResponse,
     fetch_async,
@@ -340,10 +341,17 @@ class _BatchCrawl:
             try:
                 async with gate.slot(spacing, self.deadline):
                     response = await fetch_async(
-                        self.client, url, self.limits, headers=headers, deadline=self.deadline
+                        self.client,
+                        url,
+                        self.limits,
+                        headers=headers,
+                        deadline=self.deadline,
+                        hop_check=self._robots_hop if self.settings.obey_robots else None,
                     )
             except NoTimeLeftError:
                 transient = _Transient("no time left in this invocation (host spacing)")
+            except HopRefusedError as exc:
+                return skipped_result(url, exc.reason, attempts=total_attempts)
             except FetchError as exc:
                 if not exc.transient:
                     return failed_result(url, exc.reason, attempts=total_attempts)
@@ -375,6 +383,11 @@ class _BatchCrawl:
                     response=transient.response,
                 )
             await asyncio.sleep(wait)
+
+    async def _robots_hop(self, target: str) -> str | None:
+        """robots.txt of a redirect target on another origin: None, or why it is skipped."""
+        verdict = (await self.robots.rules_for(target)).verdict(target, self.settings.user_agent)
+        return None if verdict is None else f"{verdict} (redirect target {target})"
 
     def _judge(
         self, task: PageTask, response: SafeResponse, attempts: int

@@ -212,7 +212,8 @@ def test_redirect_to_metadata_is_refused_without_leaving_loopback(server: Scenar
     assert result["outcome"] == "failed"
     assert result["error"] == "refused: 169.254.169.254 is the cloud metadata address"
     assert {host for host, _ in backend.connects} == {"127.0.0.1"}
-    assert resolver.lookups == ["instance-data.example.com"]
+    # Looked up for its robots.txt and for the page; refused both times before any connect.
+    assert set(resolver.lookups) == {"instance-data.example.com"}
 
 
 def test_compression_bomb_fails_cleanly(server: ScenarioServer) -> None:
@@ -268,6 +269,23 @@ def test_robots_disallow_skips_without_fetching(server: ScenarioServer) -> None:
     assert results[0]["ok"] is False
     assert server.hits("/private/x") == []
     assert len(server.hits("/robots.txt")) == 1  # once per origin per invocation
+
+
+def test_robots_of_a_cross_origin_redirect_target_is_obeyed(server: ScenarioServer) -> None:
+    with running_server() as other:
+        other.html("/robots.txt", "User-agent: *\nDisallow: /private\n", content_type="text/plain")
+        other.html("/private", page("secret"))
+        other.html("/open", page("open"))
+        server.redirect("/to-private", other.url("/private"))
+        server.redirect("/to-open", other.url("/open"))
+        results = crawl(server, ["/to-private", "/to-open"])
+        assert results[0]["outcome"] == "skipped"
+        assert results[0]["error"] == (
+            f"robots.txt disallows (redirect target {other.url('/private')})"
+        )
+        assert other.hits("/private") == []
+        assert (results[1]["outcome"], results[1]["title"]) == ("new", "open")
+        assert len(other.hits("/robots.txt")) == 1
 
 
 def test_robots_ignored_when_obey_robots_is_off(server: ScenarioServer) -> None:
