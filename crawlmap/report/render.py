@@ -21,6 +21,7 @@ from crawlmap.history import (
     ExecutionHistory,
     MapIteration,
     RunFolder,
+    TaskInvocation,
     load_run,
     parse_history,
 )
@@ -420,6 +421,10 @@ def _timeline_section(history: ExecutionHistory) -> str:
             f'<text class="lane-label" x="{label_w - 8:.0f}" y="{y + 10:.1f}" text-anchor="end">'
             f"Map iterations ({len(lanes)} lanes)</text>"
         )
+        failed_attempts: dict[tuple[str, int], list[TaskInvocation]] = {}
+        for task in history.tasks:
+            if task.iteration is not None and task.outcome in ("failed", "timed_out"):
+                failed_attempts.setdefault(task.iteration, []).append(task)
         for lane in lanes:
             for it in lane:
                 start = _offset(it.started_at, t0) or 0.0
@@ -432,6 +437,13 @@ def _timeline_section(history: ExecutionHistory) -> str:
                     f" {_e(it.outcome)} {_ms(it.duration_ms)}, attempts {it.attempts}: {_e(pages)}"
                     "</title></rect>"
                 )
+                for failed in failed_attempts.get((it.map_name, it.index), []):
+                    at = x(_offset(failed.ended_at or failed.scheduled_at, t0) or 0.0)
+                    rows.append(
+                        f'<line class="attempt-failed" x1="{at:.1f}" y1="{y - 1:.1f}"'
+                        f' x2="{at:.1f}" y2="{y + bar_h + 1:.1f}"><title>attempt'
+                        f" {failed.attempt} {_e(failed.outcome)}: {_e(failed.error)}</title></line>"
+                    )
             y += bar_h + 2
         total_busy = sum(it.duration_ms or 0 for it in iterations)
         effective = total_busy / span
@@ -440,6 +452,10 @@ def _timeline_section(history: ExecutionHistory) -> str:
             f" <strong>{peak}</strong> running at once; summed iteration time"
             f" {_ms(total_busy)} over a wall time of {_ms(span)}"
             f" (average parallelism {effective:.1f}x).</p>"
+            '<div class="legend"><span class="l-succeeded">iteration succeeded</span>'
+            '<span class="l-caught">retried or caught</span>'
+            '<span class="l-failed">failed</span><span class="l-tick">failed attempt</span>'
+            "</div>"
         )
     elif any(m.mode == "distributed" for m in history.maps):
         summary = (
