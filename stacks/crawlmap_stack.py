@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Stack
-from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from stacks.bundling import lambda_code
@@ -28,7 +27,6 @@ class CrawlmapStack(Stack):
         construct_id: str,
         *,
         config: CrawlmapConfig,
-        code: lambda_.Code | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -39,7 +37,7 @@ class CrawlmapStack(Stack):
             self,
             "Functions",
             config=config,
-            code=code or lambda_code(config.architecture),
+            code=lambda_code(config.architecture),
             table_name=self.storage.table.table_name,
             bucket_name=self.storage.bucket.bucket_name,
             topic_arn=self.notifications.run_topic.topic_arn,
