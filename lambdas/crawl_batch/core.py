@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpcore
+import httpx
 
 from lambdas.common.errors import InvalidInputError, TransientCrawlError
 from lambdas.common.models import (
@@ -301,7 +302,7 @@ class _BatchCrawl:
         *,
         single_page: bool,
         deadline: float,
-        client: Any,
+        client: httpx.AsyncClient,
         selectors: tuple[Selector, ...],
     ) -> None:
         self.settings = settings
