@@ -13,9 +13,13 @@ output cap, so a gzip/deflate/brotli bomb is stopped after at most the cap plus 
 piece; a Content-Length over the cap is refused before reading; there is a total deadline on
 top of httpx's connect/read timeouts.
 
-Public API: Resolver, system_resolver, FetchError, AddressRefusedError, address_problem,
-check_address, SafeTransport, AsyncSafeTransport, FetchLimits, SafeResponse, make_client,
-make_async_client, fetch, fetch_async, fetch_bytes.
+Cloud metadata addresses (169.254.169.254, 169.254.170.2, fd00:ec2::254 and their IPv4-mapped,
+6to4, NAT64 forms) stay refused even when allow_private_networks opens private ranges.
+
+Public API: Resolver, system_resolver, FetchError, AddressRefusedError, HopRefusedError,
+HopCheck, address_problem, check_address, check_scheme, SafeTransport, AsyncSafeTransport,
+AsyncioBackend, FetchLimits, SafeResponse, make_client, make_async_client, fetch,
+fetch_async, fetch_bytes, parse_retry_after, redirect_target, headers_for_hop.
 """
 
 from __future__ import annotations
