@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,8 +43,7 @@ class SummaryCounter:
         outcome = result["outcome"]
         if outcome == "failed":
             self.failed += 1
-            if len(self.first_failures) < MAX_FAILURE_SAMPLES:
-                self.first_failures.append(FailureSample(url=result["url"], error=result["error"]))
+            self._sample_failure(FailureSample(url=result["url"], error=result["error"]))
         elif outcome == "skipped":
             self.skipped += 1
         elif outcome == "new":
@@ -52,6 +52,15 @@ class SummaryCounter:
             self.changed += 1
         elif outcome == "unchanged":
             self.unchanged += 1
+
+    def _sample_failure(self, sample: FailureSample) -> None:
+        # The failures with the smallest URLs, not the first to arrive: ResultWriter files
+        # come in no set order, and inline and distributed runs must report the same sample.
+        samples = self.first_failures
+        if len(samples) == MAX_FAILURE_SAMPLES and sample["url"] >= samples[-1]["url"]:
+            return
+        bisect.insort(samples, sample, key=lambda s: (s["url"], s["error"] or ""))
+        del samples[MAX_FAILURE_SAMPLES:]
 
     def summary(self, run: RunInfo, finished_at: datetime) -> RunSummary:
         try:

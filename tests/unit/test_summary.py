@@ -41,8 +41,8 @@ RUN = RunInfo(
 
 def test_counter_counts_each_outcome_and_keeps_ten_failures() -> None:
     counter = SummaryCounter()
-    for i in range(12):
-        counter.add(make_result(f"https://a.test/f{i}", "failed", error=f"HTTP {400 + i}"))
+    for i in reversed(range(12)):
+        counter.add(make_result(f"https://a.test/f{i:02}", "failed", error=f"HTTP {400 + i}"))
     for outcome in ("new", "new", "changed", "unchanged", "skipped"):
         counter.add(make_result(f"https://a.test/{outcome}", outcome))
 
@@ -58,7 +58,10 @@ def test_counter_counts_each_outcome_and_keeps_ten_failures() -> None:
     assert summary["failure_ratio"] == pytest.approx(12 / 16)
     assert summary["duration_s"] == 42.5
     assert summary["finished_at"] == "2026-01-01T00:00:42.500Z"
-    assert [f["error"] for f in summary["first_failures"]] == [f"HTTP {400 + i}" for i in range(10)]
+    # The ten smallest URLs, whatever order they arrived in.
+    assert summary["first_failures"] == [
+        {"url": f"https://a.test/f{i:02}", "error": f"HTTP {400 + i}"} for i in range(10)
+    ]
 
 
 def test_failure_ratio_of_an_empty_or_all_skipped_run_is_zero() -> None:
@@ -206,3 +209,24 @@ def test_streaming_does_not_read_ahead_of_what_is_consumed() -> None:
     stream = iter_json_array(chunks())
     assert next(stream) == {"n": 0}
     assert len(served) <= 2
+
+
+outcomes = st.sampled_from(["new", "changed", "unchanged", "failed", "skipped"])
+
+
+@given(
+    plan=st.lists(st.tuples(st.integers(0, 40), outcomes), max_size=40, unique_by=lambda t: t[0]),
+    data=st.data(),
+)
+def test_summary_does_not_depend_on_the_order_results_arrive(plan: Any, data: Any) -> None:
+    results = [make_result(f"https://a.test/{n}", outcome) for n, outcome in plan]
+    shuffled = data.draw(st.permutations(results))
+    finished = datetime(2026, 1, 1, 0, 5, tzinfo=UTC)
+    in_order, reordered = SummaryCounter(), SummaryCounter()
+    for result in results:
+        in_order.add(result)
+    for result in shuffled:
+        reordered.add(result)
+    assert in_order.summary(RUN, finished) == reordered.summary(RUN, finished)
+    failed = sorted(r["url"] for r in results if r["outcome"] == "failed")
+    assert [f["url"] for f in in_order.summary(RUN, finished)["first_failures"]] == failed[:10]
