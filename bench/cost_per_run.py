@@ -159,6 +159,44 @@ def scaling_rows(run: RunFolder, targets: list[int]) -> list[dict[str, Any]]:
     return rows
 
 
+def with_crawl_time(run: RunFolder, per_page_ms: float) -> RunFolder:
+    """The same run, as if CrawlBatch (and so each child execution) had spent per_page_ms of
+    billed time per page: for the break-even figures below."""
+    pages = max(len(run.results), 1)
+    meta = json.loads(json.dumps(run.meta))
+    crawl = meta["functions"]["CrawlBatch"]
+    measured_ms = crawl["duration_ms_total"]
+    crawl["duration_ms_total"] = per_page_ms * pages
+    distributed = meta.get("distributed")
+    if isinstance(distributed, dict) and measured_ms:
+        overhead = max(distributed["child_duration_ms_total"] - measured_ms, 0.0)
+        distributed["child_duration_ms_total"] = per_page_ms * pages + overhead
+    return RunFolder(path=run.path, history=run.history, meta=meta, results=run.results)
+
+
+def break_even_ms(run: RunFolder, target: int) -> tuple[float, float]:
+    """The largest CrawlBatch time per page (ms) that still meets each goal at `target` pages
+    (cost <= $0.10; >= 50x cheaper than naive, naive priced from the measured fetch times)."""
+
+    def meets(per_page_ms: float, which: str) -> bool:
+        b = estimate_run(with_crawl_time(run, per_page_ms), pages=target)
+        if which == "cost":
+            return b.compute_orchestration_usd <= GOAL_USD
+        return b.compute_ratio >= GOAL_RATIO
+
+    found = []
+    for which in ("cost", "ratio"):
+        low, high = 0.0, 2000.0
+        if not meets(low, which):
+            found.append(0.0)
+            continue
+        for _ in range(40):
+            middle = (low + high) / 2
+            low, high = (middle, high) if meets(middle, which) else (low, middle)
+        found.append(low)
+    return found[0], found[1]
+
+
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(
         f"{'pages':>9} {'parent ST':>10} {'children':>9} {'billed ST':>10}"
@@ -183,10 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", type=Path, help="price an existing run folder instead")
     parser.add_argument("--moto", action="store_true", help="use a moto-made history")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--work", type=Path, help="keep the site, store and run folder here")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="crawlmap-cost-") as tmp:
-        work = Path(tmp)
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         measured: dict[str, Any] = {}
         source = "run folder"
         if args.run_dir:
@@ -206,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
         targets = sorted({pages, 10_000, 50_000, args.target})
         rows = scaling_rows(run, targets)
         goal = rows[targets.index(args.target)]
+        crawl = run.meta["functions"]["CrawlBatch"]
+        per_page_ms = crawl["duration_ms_total"] / max(pages, 1)
+        fetch = [r["elapsed_ms"] for r in run.results if isinstance(r.get("elapsed_ms"), int)]
+        cost_limit_ms, ratio_limit_ms = break_even_ms(run, args.target)
         result = {
             "source": source,
             "run_status": run.history.status,
@@ -215,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
             "site_latency_ms": args.latency_ms,
             "wall_s": measured.get("wall_s"),
             "peak_mib": measured.get("peak_mib"),
+            "load_average_1m": os.getloadavg()[0],
+            "crawl_batch_ms_per_page": per_page_ms,
+            "fetch_ms_mean": sum(fetch) / len(fetch) if fetch else None,
+            "break_even_crawl_ms_per_page": {"cost": cost_limit_ms, "ratio": ratio_limit_ms},
             "scaling": rows,
             "goal": {
                 "pages": args.target,
@@ -251,6 +299,14 @@ def main(argv: list[str] | None = None) -> int:
             f" {'met' if g['meets_ratio_goal'] else 'NOT met'});"
             f" with DynamoDB and S3: ${g['total_usd_incl_dynamodb_s3']:.4f},"
             f" {g['ratio_incl_dynamodb_s3']:.1f}x"
+        )
+        print(
+            f"CrawlBatch billed {per_page_ms:.1f} ms per page here (mean fetch"
+            f" {result['fetch_ms_mean'] or 0:.0f} ms, 1-min load average"
+            f" {result['load_average_1m']:.1f} on {os.cpu_count()} CPUs). Both goals hold at"
+            f" {args.target:,} pages while it stays <= {min(cost_limit_ms, ratio_limit_ms):.1f} ms"
+            f" per page (cost goal: <= {cost_limit_ms:.1f} ms; ratio goal: <= {ratio_limit_ms:.1f}"
+            " ms, the naive design priced from the measured fetch times)."
         )
     return 0
 

@@ -886,6 +886,10 @@ def _map_lines(run: MapRun, history: ExecutionHistory, limit: int | None) -> lis
         f"      {total} iterations (items {run.length if run.length is not None else '?'}):"
         f" pages ok {ok_pages}, failed {failed_pages}; {retried} retried, {caught} caught"
     )
+    failed_tasks: dict[tuple[str, int] | None, list[TaskInvocation]] = {}
+    for task in history.tasks:
+        if task.outcome != "succeeded":
+            failed_tasks.setdefault(task.iteration, []).append(task)
     shown = 0
     for it in run.iterations:
         notable = it.outcome != "succeeded"
@@ -905,13 +909,12 @@ def _map_lines(run: MapRun, history: ExecutionHistory, limit: int | None) -> lis
         if pages:
             line += f"  [{_short(pages, 80)}]"
         lines.append(line)
-        for task in history.tasks:
-            if task.iteration == (run.name, it.index) and task.outcome != "succeeded":
-                lines.append(
-                    f"             attempt {task.attempt} of {task.state} {task.outcome} at"
-                    f" {_clock(task.ended_at or task.scheduled_at)}: {task.error}:"
-                    f" {_short(_cause_message(task.cause), 70)}"
-                )
+        for task in failed_tasks.get((run.name, it.index), []):
+            lines.append(
+                f"             attempt {task.attempt} of {task.state} {task.outcome} at"
+                f" {_clock(task.ended_at or task.scheduled_at)}: {task.error}:"
+                f" {_short(_cause_message(task.cause), 70)}"
+            )
         if it.caught_error:
             lines.append(
                 f"             caught {it.caught_error}:"

@@ -114,6 +114,10 @@ def definition_from_history(history: ExecutionHistory) -> dict[str, Any]:
                     choices.append({"Next": after.name})
         return visits[0].name if visits else None
 
+    by_iteration: dict[tuple[str, int], list[StateVisit]] = {}
+    for visit in history.states:
+        if visit.iteration is not None:
+            by_iteration.setdefault(visit.iteration, []).append(visit)
     states: dict[str, dict[str, Any]] = {}
     start = add(states, [v for v in history.states if v.iteration is None])
     for run in history.maps:
@@ -129,8 +133,7 @@ def definition_from_history(history: ExecutionHistory) -> dict[str, Any]:
         inner: dict[str, dict[str, Any]] = {}
         inner_start: str | None = None
         for it in run.iterations:
-            visits = [v for v in history.states if v.iteration == (run.name, it.index)]
-            first = add(inner, visits)
+            first = add(inner, by_iteration.get((run.name, it.index), []))
             inner_start = inner_start or first
         if inner_start is not None:
             states[run.name]["ItemProcessor"] = {"StartAt": inner_start, "States": inner}
