@@ -368,6 +368,15 @@ def cmd_history(args: argparse.Namespace) -> int:
         print(json.dumps(history_json(run, events=args.events), ensure_ascii=False, indent=1))
         return 0
     print(format_history(run.history, show_iterations=None if args.all else 20))
+    distributed = run.meta.get("distributed")
+    if isinstance(distributed, Mapping) and distributed.get("child_executions") is not None:
+        failed = distributed.get("child_executions_failed")
+        print(
+            f"\nDistributed Map: {distributed['child_executions']} child executions"
+            f" ({distributed.get('execution_type', 'EXPRESS')})"
+            + (f", {failed} failed" if failed is not None else "")
+            + " (from meta.json)"
+        )
     if run.results:
         counts = _page_counts(run.results)
         detail = ", ".join(f"{k} {v}" for k, v in counts.items() if k not in ("total", "ok"))

@@ -17,6 +17,7 @@ COL_GAP = 28
 MAP_PAD = 18
 MAP_HEADER = 48
 CHAR_WIDTH = 7.4
+CHILDREN_NOTE = "child executions (not in this history)"
 
 Scope = str | None  # the enclosing Map state's name, None at the top level
 
@@ -195,6 +196,9 @@ def layout(
             kind_text = len(_map_kind(node)) + len(STATUS_LABEL.get(node.status, node.status)) + 3
             node.width = max(node.width, inner.width + 2 * MAP_PAD, kind_text * 6.4 + 28)
             node.height = MAP_HEADER + inner.height + MAP_PAD
+            if not inner.nodes:  # room for the "child executions" note
+                node.width = max(node.width, len(CHILDREN_NOTE) * 6.4 + 28)
+                node.height = MAP_HEADER + 22
         nodes[name] = node
 
     rows = _levels(definition.get("StartAt"), states, edges)
@@ -276,7 +280,7 @@ def _render(lay: Layout, ox: float, oy: float, parts: list[str], prefix: str) ->
             if not node.inner.nodes:
                 parts.append(
                     f'<text class="map-note" x="{x + 12:.1f}" y="{y + node.height - 10:.1f}">'
-                    "child executions (not in this history)</text>"
+                    f"{CHILDREN_NOTE}</text>"
                 )
             inner_x = x + (node.width - node.inner.width) / 2
             _render(node.inner, inner_x, y + MAP_HEADER, parts, f"{prefix}{node.name}/")

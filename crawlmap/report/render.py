@@ -239,11 +239,20 @@ def _pages_section(
 ) -> str:
     t0 = history.started_at
     body = []
+    # Distributed runs: iterations are child executions, not in the history: no such columns.
+    with_iterations = any(row.iteration is not None for row in rows)
     for number, row in enumerate(rows, start=1):
         it = row.iteration
         iteration_cell = f"#{it.index}" if it is not None else "–"
         duration = row.elapsed_ms if isinstance(row.elapsed_ms, int | float) else None
         start = _offset(it.started_at, t0) if it is not None else None
+        iteration_cells = (
+            f'<td class="num" data-sort="{it.index if it else -1}">{_e(iteration_cell)}</td>'
+            f'<td class="num" data-sort="{start if start is not None else -1}">'
+            f"{_ms(start) if start is not None else '–'}</td>"
+            if with_iterations
+            else ""
+        )
         body.append(
             f'<tr data-outcome="{_e(row.outcome)}" data-url="{_e(row.url)}">'
             f'<td class="num">{number}</td>'
@@ -252,10 +261,7 @@ def _pages_section(
             f'<td class="num">{_e(row.status if row.status is not None else "–")}</td>'
             f'<td class="num">{_e(row.attempts if row.attempts is not None else "–")}</td>'
             f'<td class="num" data-sort="{duration if duration is not None else -1}">'
-            f"{_ms(duration)}</td>"
-            f'<td class="num" data-sort="{it.index if it else -1}">{_e(iteration_cell)}</td>'
-            f'<td class="num" data-sort="{start if start is not None else -1}">'
-            f"{_ms(start) if start is not None else '–'}</td>"
+            f"{_ms(duration)}</td>{iteration_cells}"
             f'<td class="err">{_e(row.error or "")}</td>'
             f"<td>{_e(row.title or '')}</td></tr>"
         )
@@ -277,7 +283,12 @@ def _pages_section(
         '<div class="table-wrap"><table id="pages-table" class="sortable"><thead><tr>'
         '<th class="num">#</th><th>Page</th><th>Outcome</th><th class="num">HTTP</th>'
         '<th class="num">Attempts</th><th class="num">Fetch time</th>'
-        '<th class="num">Iteration</th><th class="num">Iteration start</th><th>Error</th>'
+        + (
+            '<th class="num">Iteration</th><th class="num">Iteration start</th>'
+            if with_iterations
+            else ""
+        )
+        + "<th>Error</th>"
         f"<th>Title</th></tr></thead><tbody>{''.join(body)}</tbody></table></div></section>"
     )
 

@@ -231,3 +231,12 @@ def test_graph_from_events_draws_catch_transitions(tmp_path: Path) -> None:
     # CrawlBatch -> RecordFailure was taken by a Catch; the top-level chain by Next
     assert kinds.count("edge edge-catch") == 1
     assert kinds.count("edge edge-next") == 5
+
+
+def test_pages_table_has_iteration_columns_only_when_the_history_has_iterations() -> None:
+    inline = render_report(load_run(FIXTURES / "inline-mixed"))
+    distributed = render_report(load_run(FIXTURES / "aws-distributed"))
+    assert "Iteration start</th>" in inline
+    assert "Iteration start</th>" not in distributed
+    rows = parse(distributed).table_rows("pages-table", distributed)
+    assert {len(cells) for _, cells in rows} == {8}  # every row as wide as the header
