@@ -18,7 +18,15 @@ from constructs import Construct
 from stacks.storage import PAGE_LISTS_PREFIX, RUNS_PREFIX
 
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
-TABLE_WRITE = ("dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query")
+# StoreAndNotify reads each page's stored state before writing (BatchGetItem) so that an older
+# run never overwrites a newer run's latest state.
+TABLE_WRITE = (
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PutItem",
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+)
 RESULT_WRITER_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
 # The Map's label: child executions are named <state machine>/<label>:<id>.
 MAP_RUN_LABEL = "CrawlPages"

@@ -40,7 +40,9 @@ class RunInfo(TypedDict):
     page_count: int
     batch_count: int
     duplicates_dropped: int
-    batches_location: S3Location | None  # distributed: the JSON array of Batch that ItemReader reads
+    batches_location: (
+        S3Location | None
+    )  # distributed: the JSON array of Batch that ItemReader reads
     results_prefix: str | None  # distributed: where ResultWriter writes
 
 

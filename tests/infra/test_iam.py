@@ -130,6 +130,7 @@ def test_store_and_notify_writes_the_table_reads_results_and_publishes(
         ("dynamodb:BatchWriteItem", table),
         ("dynamodb:PutItem", table),
         ("dynamodb:GetItem", table),
+        ("dynamodb:BatchGetItem", table),
         ("dynamodb:Query", table),
         ("s3:GetObject", json.dumps({"Fn::Join": ["", [bucket_arn, "/runs/*"]]})),
         ("sns:Publish", topic),
