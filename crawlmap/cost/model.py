@@ -213,15 +213,15 @@ class CostBreakdown:
             "region": self.region,
             "prices_as_of": self.prices_as_of,
             "measured_pages": self.measured_pages,
-            "pages": self.pages,
+            "pages": _whole(self.pages),
             "scale": self.scale,
-            "state_transitions": self.state_transitions,
+            "state_transitions": _whole(self.state_transitions),
             "state_transitions_detail": {
                 **asdict(self.transitions),
                 "measured_total": self.transitions.total,
             },
-            "billed_state_transitions": self.billed_state_transitions,
-            "child_executions": self.usage.child_executions,
+            "billed_state_transitions": _whole(self.billed_state_transitions),
+            "child_executions": _whole(self.usage.child_executions),
             "lines": [asdict(line) for line in self.lines],
             "by_service_usd": self.by_service(),
             "compute_orchestration_usd": self.compute_orchestration_usd,
@@ -240,6 +240,11 @@ class CostBreakdown:
             "compute_ratio": _finite(self.compute_ratio),
             "notes": list(self.notes),
         }
+
+
+def _whole(value: float) -> float | int:
+    """Counts print as integers when they are whole (scaled counts may not be)."""
+    return int(value) if float(value).is_integer() else value
 
 
 def _finite(value: float) -> float | None:
