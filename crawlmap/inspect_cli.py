@@ -144,6 +144,16 @@ def fetch_execution(
     return folder
 
 
+def _child_execution_type(definition: Mapping[str, Any] | None, state: str) -> str:
+    """EXPRESS or STANDARD, from the Map state's ProcessorConfig (top-level states only)."""
+    states = (definition or {}).get("States")
+    spec = states.get(state) if isinstance(states, Mapping) else None
+    processor = (spec or {}).get("ItemProcessor") if isinstance(spec, Mapping) else None
+    config = (processor or {}).get("ProcessorConfig") if isinstance(processor, Mapping) else None
+    kind = (config or {}).get("ExecutionType") if isinstance(config, Mapping) else None
+    return str(kind or "STANDARD").upper()
+
+
 def _meta_from_aws(
     described: Mapping[str, Any],
     history: ExecutionHistory,
@@ -189,19 +199,23 @@ def _meta_from_aws(
         try:
             map_run = sfn.describe_map_run(mapRunArn=run.map_run_arn)
             children = int(map_run.get("executionCounts", {}).get("total", 0))
-            total_ms = 0.0
+        except (ClientError, BotoCoreError) as exc:
+            notes.append(f"Map Run {run.map_run_arn}: not readable ({exc})")
+            continue
+        total_ms = 0.0
+        try:
             for page in sfn.get_paginator("list_executions").paginate(mapRunArn=run.map_run_arn):
                 for child in page.get("executions", []):
                     if child.get("startDate") and child.get("stopDate"):
                         delta = child["stopDate"] - child["startDate"]
                         total_ms += delta.total_seconds() * 1000
-        except (ClientError, BotoCoreError) as exc:
-            notes.append(f"Map Run {run.map_run_arn}: not readable ({exc})")
-            continue
+        except Exception as exc:  # durations are optional: a note, not a failed fetch
+            notes.append(f"child executions of {run.map_run_arn} not listed ({exc!r})")
         distributed = {
             "child_executions": children,
             "child_state_transitions": None,
             "child_duration_ms_total": total_ms,
+            "execution_type": _child_execution_type(history.definition, run.name),
         }
         # CrawlBatch runs inside the children: one invocation per child, as long as the child.
         crawl = functions.setdefault(

@@ -319,10 +319,13 @@ def _child_executions(run: RunFolder, notes: list[str]) -> tuple[float, float, f
             distributed.get("child_duration_ms_total", 0), "distributed.child_duration_ms_total"
         )
         if str(distributed.get("execution_type", "EXPRESS")).upper() == "STANDARD":
-            transitions = _number(
-                distributed.get("child_state_transitions", 0),
-                "distributed.child_state_transitions",
-            )
+            raw = distributed.get("child_state_transitions")
+            if raw is None:
+                notes.append(
+                    "STANDARD child executions with unknown state transitions: not counted"
+                )
+                return count, duration, 0.0
+            transitions = _number(raw, "distributed.child_state_transitions")
             notes.append("STANDARD child executions: their state transitions are billed")
             return count, duration, transitions
         return count, duration, 0.0
