@@ -190,3 +190,16 @@ def test_fresh_moto_history_parses_like_the_saved_fixture(tmp_path: Path) -> Non
     assert [(it.pages, it.outcome, it.attempts) for it in fresh.iterations] == [
         (it.pages, it.outcome, it.attempts) for it in saved.iterations
     ]
+
+
+def test_the_project_cli_registers_the_inspect_commands(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from crawlmap.cli import main as crawlmap_main
+
+    assert crawlmap_main(["history", "latest", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["run_id"] == "inline-caught"
+    assert crawlmap_main(["cost", "latest", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["state_transitions"] > 0
+    assert crawlmap_main(["report", "missing-run"]) == 2
+    assert "no such run id" in capsys.readouterr().err
