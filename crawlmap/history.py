@@ -428,6 +428,11 @@ def parse_history(
             if visit is not None and etype != "ExecutionSucceeded" and visit.type != "Fail":
                 visit.failed_hard = True
         elif etype.endswith("StateEntered"):
+            if visit is not None and visit.last_task is not None and visit.failures:
+                # A Catch moved on without a *StateExited event for the failed state: the
+                # next state's entry ends it.
+                visit.exited_at = ts
+                visit.closed = True
             visit = _Visit(
                 name=str(details.get("name", "?")),
                 type=_state_type(etype),

@@ -124,6 +124,32 @@ def test_retry_count_matches_the_raw_events() -> None:
         assert sum(v.retries for v in history.states) == expected
 
 
+def test_a_catch_without_state_exited_event_still_reads_as_caught() -> None:
+    """Whether or not a *StateExited event follows the failure, a Catch is a Catch."""
+    events = raw_events("inline-caught")
+    by_id = {e["id"]: e for e in events}
+    dropped = {
+        e["id"]: e["previousEventId"]
+        for e in events
+        if e["type"] == "TaskStateExited" and by_id[e["previousEventId"]]["type"] == "TaskFailed"
+    }
+    assert len(dropped) == 2
+    kept = []
+    for event in events:
+        if event["id"] in dropped:
+            continue
+        relinked = dict(event)
+        relinked["previousEventId"] = dropped.get(
+            event["previousEventId"], event["previousEventId"]
+        )
+        kept.append(relinked)
+    history = parse_history({"events": kept})
+    caught = sorted(it.pages[0] for it in history.iterations if it.outcome == "caught")
+    assert caught == [f"{SITE}/boom", f"{SITE}/down"]
+    statuses = sorted(v.status for v in history.states if v.name == "CrawlBatch")
+    assert statuses == ["caught", "caught", "succeeded", "succeeded"]
+
+
 def test_invalid_input_is_caught_into_the_fail_state_with_the_field_named() -> None:
     history = load_run(FIXTURES / "invalid-input").history
     statuses = {v.name: v.status for v in history.states}
