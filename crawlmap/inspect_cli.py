@@ -342,6 +342,8 @@ def history_json(run: RunFolder, *, events: bool = False) -> dict[str, Any]:
     }
     if run.results:
         doc["pages"] = _page_counts(run.results)
+    if isinstance(run.meta.get("distributed"), Mapping):
+        doc["distributed"] = run.meta["distributed"]
     if events:
         doc["events"] = [
             {
