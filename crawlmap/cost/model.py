@@ -534,14 +534,16 @@ def naive_estimate(
     transitions: TransitionCount,
     measured_pages: int,
     factor: float,
+    per_page_ms: float | None = None,
 ) -> NaiveEstimate:
     pages = measured_pages * factor
     retries = sum(max(int(r.get("attempts") or 1) - 1, 0) for r in run.results) * factor
     failed = sum(1 for r in run.results if r.get("outcome") == "failed") * factor
     attempts = pages + retries
-    # Same top-level states, minus nothing: ListPages, ChooseMode, the Map, StoreAndNotify...
+    # The same top-level states (ListPages, ChooseMode, the Map, StoreAndNotify, ...).
     state_transitions = transitions.top_level_entered + pages + retries + failed
-    per_page_ms = _per_page_ms(run, usage)
+    if per_page_ms is None:
+        per_page_ms = _per_page_ms(run, usage)
     crawl = next((f for f in usage.functions if f.name == PER_PAGE_FUNCTION), None)
     memory = crawl.memory_mb if crawl else 1024
     arch = crawl.architecture if crawl else "arm64"
@@ -589,7 +591,11 @@ def naive_estimate(
     )
 
 
-def estimate_run(run: RunFolder, *, pages: int | None = None) -> CostBreakdown:
+def estimate_run(
+    run: RunFolder, *, pages: int | None = None, naive_page_ms: float | None = None
+) -> CostBreakdown:
+    """Price a loaded run; `pages` scales it, `naive_page_ms` sets the naive design's
+    per-page Lambda time (default: the larger of the batch share and the mean fetch time)."""
     if not run.meta:
         raise CostError(
             f"{run.path}: meta.json missing: the cost needs the functions' memory and durations"
@@ -611,7 +617,9 @@ def estimate_run(run: RunFolder, *, pages: int | None = None) -> CostBreakdown:
         )
     lines = price_usage(prices, usage)
     compute = sum(line.usd for line in lines if line.service in ("Step Functions", "Lambda"))
-    naive = naive_estimate(prices, run, usage, transitions, measured_pages, factor)
+    naive = naive_estimate(
+        prices, run, usage, transitions, measured_pages, factor, per_page_ms=naive_page_ms
+    )
     return CostBreakdown(
         run_id=run.history.name,
         mode=mode,
