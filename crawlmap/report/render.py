@@ -554,6 +554,48 @@ def _events_section(history: ExecutionHistory) -> str:
     )
 
 
+def _quantity(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.3f}"
+
+
+def _dollars(value: float) -> str:
+    return f"${value:.8f}" if 0 < value < 0.00001 else f"${value:.6f}"
+
+
+def _cost_section(run: RunFolder | None) -> str:
+    """What the run would cost on AWS (crawlmap cost), when meta.json has the figures."""
+    from crawlmap.cost.model import CostError, estimate_run
+
+    if run is None or not run.meta:
+        return ""
+    try:
+        b = estimate_run(run)
+    except (CostError, KeyError, TypeError, ValueError):
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(line.service)}</td><td>{_e(line.item)}</td>"
+        f'<td class="num">{_quantity(line.quantity)}</td><td class="num">{_dollars(line.usd)}</td>'
+        "</tr>"
+        for line in b.lines
+        if line.quantity
+    )
+    ratio = f"{b.ratio:,.1f}x" if b.ratio != float("inf") else "n/a"
+    return (
+        '<section class="card" id="cost"><h2>Cost on AWS'
+        f'<span class="hint">estimate, {_e(b.region)} list prices as of {_e(b.prices_as_of)};'
+        " crawlmap cost RUN --pages N scales it</span></h2>"
+        '<div class="metrics">'
+        f"{_metric('Total', f'${b.total_usd:.5f}', '', 'cost-total')}"
+        f"{_metric('Compute + orchestration', f'${b.compute_orchestration_usd:.5f}')}"
+        f"{_metric('Billed transitions', f'{b.billed_state_transitions:,.0f}', '', 'billed')}"
+        f"{_metric('Naive design', f'${b.naive.total_usd:.5f}')}"
+        f"{_metric('Cheaper than naive', ratio)}</div>"
+        '<div class="table-wrap" style="margin-top:12px"><table><thead><tr><th>Service</th>'
+        '<th>Item</th><th class="num">Quantity</th><th class="num">USD</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table></div></section>"
+    )
+
+
 def _output_section(history: ExecutionHistory) -> str:
     parts = ['<section class="card" id="output"><h2>Execution output</h2>']
     if history.output is not None:
@@ -598,6 +640,7 @@ def render_report(run: RunFolder | ExecutionHistory) -> str:
             _timeline_section(history),
             _iterations_section(history),
             _events_section(history),
+            _cost_section(folder),
             _output_section(history),
         ]
     )

@@ -240,3 +240,16 @@ def test_pages_table_has_iteration_columns_only_when_the_history_has_iterations(
     assert "Iteration start</th>" not in distributed
     rows = parse(distributed).table_rows("pages-table", distributed)
     assert {len(cells) for _, cells in rows} == {8}  # every row as wide as the header
+
+
+def test_cost_card_bills_the_history_transitions_and_the_children() -> None:
+    html = render_report(load_run(FIXTURES / "aws-distributed"))
+    start = html.rindex("<div", 0, html.index('id="metric-billed"'))
+    value = parse(html[start : html.index("</div></div>", start) + 12]).text[0]
+    meta = json.loads((FIXTURES / "aws-distributed" / "meta.json").read_text())
+    events = json.loads((FIXTURES / "aws-distributed" / "history.json").read_text())["events"]
+    entered = sum(1 for e in events if e["type"].endswith("StateEntered"))
+    assert int(value) == entered + meta["distributed"]["child_executions"]
+    # no meta.json, no cost card
+    lone = render_report(load_run(FIXTURES / "aws-distributed" / "history.json").history)
+    assert 'id="cost"' not in lone
