@@ -841,7 +841,9 @@ def format_history(history: ExecutionHistory, *, show_iterations: int | None = N
     if history.error:
         lines.append(f"  Error     {history.error}: {_short(history.cause, 200)}")
     lines.append("")
-    lines.append(f"  {'Entered':<12} {'Duration':>9}  {'State':<28} {'Type':<8} Result")
+    lines.append(
+        f"  {'Entered':<12} {'Exited':<12} {'Duration':>9}  {'State':<28} {'Type':<8} Result"
+    )
     maps_by_visit = {(m.name, m.started_at): m for m in history.maps}
     for visit in history.states:
         if visit.iteration is not None:
@@ -865,12 +867,13 @@ def _visit_line(visit: StateVisit, *, indent: str) -> str:
     if visit.retries:
         result += f" after {visit.retries} {'retry' if visit.retries == 1 else 'retries'}"
     if visit.error and visit.status in ("retried", "caught", "failed"):
-        verb = {"retried": "last error", "caught": "caught", "failed": "error"}[visit.status]
-        result += f" ({verb} {visit.error}: {_short(_cause_message(visit.cause), 70)})"
+        message = f"{visit.error}: {_short(_cause_message(visit.cause), 70)}"
+        result += f" (last error {message})" if visit.status == "retried" else f" {message}"
     name = f"{indent}{visit.name}"
+    exited = _clock(visit.exited_at) if visit.exited_at else "-"
     return (
-        f"  {_clock(visit.entered_at):<12} {_secs(visit.duration_ms):>9}  {name:<28} "
-        f"{visit.type:<8} {result}"
+        f"  {_clock(visit.entered_at):<12} {exited:<12} {_secs(visit.duration_ms):>9}"
+        f"  {name:<28} {visit.type:<8} {result}"
     )
 
 
