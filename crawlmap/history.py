@@ -17,7 +17,7 @@ Everything here is pure: no AWS calls, no files, except `load_history`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -552,7 +552,7 @@ def parse_history(
         status = str(meta.get("status") or status) if not done else status
     frozen_visits = tuple(_freeze_visit(v, done) for v in visits)
     frozen_maps = tuple(_freeze_map(m, done) for m in maps)
-    name, arn, machine = _identity(meta, raw_events)
+    name, arn, machine = _identity(meta)
     return ExecutionHistory(
         events=tuple(events),
         status=status,
@@ -580,9 +580,7 @@ def _resource(details: Mapping[str, Any]) -> str:
     return str(resource or rtype or "")
 
 
-def _identity(
-    meta: Mapping[str, Any] | None, raw_events: Sequence[Mapping[str, Any]]
-) -> tuple[str | None, str | None, str | None]:
+def _identity(meta: Mapping[str, Any] | None) -> tuple[str | None, str | None, str | None]:
     meta = meta or {}
     arn = meta.get("execution_arn")
     name = meta.get("run_id") or (arn.rsplit(":", 1)[-1] if isinstance(arn, str) else None)
@@ -932,8 +930,3 @@ def _map_lines(run: MapRun, history: ExecutionHistory, limit: int | None) -> lis
     if hidden > 0:
         lines.append(f"      ... {hidden} more succeeded iterations (use --all)")
     return lines
-
-
-def iter_failures(history: ExecutionHistory) -> Iterable[TaskInvocation]:
-    """Task attempts that failed (retried or not), in order."""
-    return (t for t in history.tasks if t.outcome != "succeeded" and t.outcome != "running")
