@@ -196,7 +196,9 @@ def _summary(history: ExecutionHistory, run: RunFolder | None, rows: Sequence[Pa
         ("Stopped", history.stopped_at.isoformat() if history.stopped_at else "–"),
     ]
     if history.error:
-        facts.append(("Error", f"{history.error}: {history.cause or ''}"))
+        facts.append(
+            ("Error", f"{history.error}: {history.cause}" if history.cause else history.error)
+        )
     for run_map in history.maps:
         if run_map.map_run_arn:
             facts.append((f"Map Run ({run_map.name})", run_map.map_run_arn))
