@@ -80,6 +80,7 @@ class CrawlmapConfig:
     distributed_threshold: int = 500
     tolerated_failure_percentage: int = 10
     batch_size: int = 10
+    distributed_batch_size: int = 100
     max_pages: int = 100_000
     request_timeout: float = 10.0
     user_agent: str = "crawlmap/0.1 (+https://github.com/crawlmap/crawlmap)"
@@ -305,6 +306,9 @@ def load_config(context: Mapping[str, Any]) -> CrawlmapConfig:
             f"{k}.tolerated_failure_percentage", get("tolerated_failure_percentage"), 0, 100
         ),
         batch_size=_int(f"{k}.batch_size", get("batch_size"), 1, 100),
+        distributed_batch_size=_int(
+            f"{k}.distributed_batch_size", get("distributed_batch_size"), 1, 1000
+        ),
         max_pages=_int(f"{k}.max_pages", get("max_pages"), 1, 1_000_000),
         request_timeout=_float(f"{k}.request_timeout", get("request_timeout"), 0.1, 300.0),
         user_agent=_str(f"{k}.user_agent", get("user_agent")),

@@ -62,6 +62,7 @@ class Functions(Construct):
                 env.TABLE_NAME: table_name,
                 env.BUCKET_NAME: bucket_name,
                 env.BATCH_SIZE: str(config.batch_size),
+                env.DISTRIBUTED_BATCH_SIZE: str(config.distributed_batch_size),
                 env.MAX_PAGES: str(config.max_pages),
                 env.DEFAULT_SOURCE: json.dumps(dict(config.default_source), sort_keys=True),
                 env.DISTRIBUTED_THRESHOLD: str(config.distributed_threshold),

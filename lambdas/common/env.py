@@ -11,6 +11,8 @@ BUCKET_NAME: Final = "CRAWLMAP_BUCKET_NAME"
 TOPIC_ARN: Final = "CRAWLMAP_TOPIC_ARN"
 
 BATCH_SIZE: Final = "CRAWLMAP_BATCH_SIZE"
+# Distributed runs use bigger batches: each child execution started is a billed transition.
+DISTRIBUTED_BATCH_SIZE: Final = "CRAWLMAP_DISTRIBUTED_BATCH_SIZE"
 MAX_PAGES: Final = "CRAWLMAP_MAX_PAGES"
 DEFAULT_SOURCE: Final = "CRAWLMAP_DEFAULT_SOURCE"  # JSON: {"pages": [...]} or {"sitemap": url}
 DISTRIBUTED_THRESHOLD: Final = "CRAWLMAP_DISTRIBUTED_THRESHOLD"

@@ -62,6 +62,7 @@ class Settings:
     bucket_name: str = ""
     topic_arn: str = ""
     batch_size: int = 10
+    distributed_batch_size: int = 100
     max_pages: int = 100_000
     default_source: Mapping[str, Any] = field(default_factory=dict)
     distributed_threshold: int = 500
@@ -98,6 +99,7 @@ class Settings:
             bucket_name=e.get(env.BUCKET_NAME, ""),
             topic_arn=e.get(env.TOPIC_ARN, ""),
             batch_size=_int(e, env.BATCH_SIZE, 10, 1, 100),
+            distributed_batch_size=_int(e, env.DISTRIBUTED_BATCH_SIZE, 100, 1, 1000),
             max_pages=_int(e, env.MAX_PAGES, 100_000, 1, 1_000_000),
             default_source=source,
             distributed_threshold=_int(e, env.DISTRIBUTED_THRESHOLD, 500, 1, 1_000_000),

@@ -52,6 +52,9 @@ class ExecutionRequest:
     source_field: str  # "pages" | "sitemap" | "pages_s3": what errors about the page set name
     batch_size: int
     distributed_threshold: int
+    # Pages per batch when the run goes distributed: bigger by default, because each child
+    # execution started costs a state transition. An explicit batch_size applies to both paths.
+    distributed_batch_size: int
 
 
 def describe_type(value: object) -> str:
@@ -145,8 +148,10 @@ def parse_execution_input(raw: object, settings: Settings) -> ExecutionRequest:
     else:
         source_field, source = _default_source(settings)
     batch_size = settings.batch_size
+    distributed_batch_size = settings.distributed_batch_size
     if "batch_size" in raw:
         batch_size = _whole_number(raw["batch_size"], "batch_size", *BATCH_SIZE_RANGE)
+        distributed_batch_size = batch_size
     threshold = settings.distributed_threshold
     if "distributed_threshold" in raw:
         threshold = _whole_number(
@@ -157,4 +162,5 @@ def parse_execution_input(raw: object, settings: Settings) -> ExecutionRequest:
         source_field=source_field,
         batch_size=batch_size,
         distributed_threshold=threshold,
+        distributed_batch_size=distributed_batch_size,
     )

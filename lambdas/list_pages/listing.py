@@ -169,6 +169,8 @@ def list_pages(event: object, context: ListingContext) -> ListPagesOutput:
     if mode == "distributed":
         if not settings.bucket_name:
             raise ConfigError(env.BUCKET_NAME, "not set: distributed runs write batches to S3")
+        batches = make_batches(tasks, request.distributed_batch_size)
+        body = json.dumps(batches, separators=(",", ":")).encode("utf-8")
         location = S3Location(bucket=settings.bucket_name, key=batches_key(run.run_id))
         context.objects.put_bytes(location["bucket"], location["key"], body, "application/json")
     info = RunInfo(

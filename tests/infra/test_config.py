@@ -34,6 +34,7 @@ def test_defaults_agree_with_the_functions_own_defaults() -> None:
     config, settings = CrawlmapConfig(), Settings()
     assert config.user_agent == settings.user_agent
     assert config.batch_size == settings.batch_size
+    assert config.distributed_batch_size == settings.distributed_batch_size
     assert config.max_pages == settings.max_pages
     assert config.distributed_threshold == settings.distributed_threshold
     assert config.run_ttl_days == settings.run_ttl_days

@@ -142,6 +142,7 @@ def deployed_env(monkeypatch: pytest.MonkeyPatch, aws: AwsClients) -> Iterator[A
     monkeypatch.setenv("CRAWLMAP_BUCKET_NAME", aws.bucket)
     monkeypatch.setenv("CRAWLMAP_DISTRIBUTED_THRESHOLD", "3")
     monkeypatch.setenv("CRAWLMAP_BATCH_SIZE", "2")
+    monkeypatch.setenv("CRAWLMAP_DISTRIBUTED_BATCH_SIZE", "2")
     list_pages_handler.listing_context.cache_clear()
     yield aws
     list_pages_handler.listing_context.cache_clear()
@@ -172,6 +173,23 @@ def test_large_runs_write_batches_to_s3(deployed_env: AwsClients) -> None:
         "content_hash": "h2",
     }
     assert previous["https://a.test/0"] is None
+
+
+def test_distributed_runs_use_the_distributed_batch_size_unless_the_input_sets_one(
+    deployed_env: AwsClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRAWLMAP_DISTRIBUTED_BATCH_SIZE", "4")
+    list_pages_handler.listing_context.cache_clear()
+    pages = [f"https://a.test/{i}" for i in range(9)]
+
+    def batch_sizes(run_id: str, execution_input: dict[str, object]) -> list[int]:
+        output = list_pages_handler.handler(event(execution_input, run_id=run_id), None)
+        location = output["run"]["batches_location"]
+        body = deployed_env.s3.get_object(Bucket=location["bucket"], Key=location["key"])
+        return [len(b["pages"]) for b in json.loads(body["Body"].read())]
+
+    assert batch_sizes("default", {"pages": pages}) == [4, 4, 1]
+    assert batch_sizes("explicit", {"pages": pages, "batch_size": 5}) == [5, 4]
 
 
 def test_the_input_can_override_the_threshold(deployed_env: AwsClients) -> None:
