@@ -1,0 +1,114 @@
+"""The distributed path at scale, locally: every page once, wall time, memory, payload, history.
+
+For each page count, one run in a fresh process (so peak memory is that run's) of the
+synthesized state machine with distributed_threshold 1: ListPages writes the batches to S3
+(moto), the distributed Map reads them with its ItemReader, runs one child per batch and
+writes the results with its ResultWriter; StoreAndNotify reads them back. The site (a child
+process on 127.0.0.1) answers at once, so the figures are the engine's and the functions'.
+
+Reported per run: wall time of the execution, peak RSS of the process, the largest state
+input/output in the parent's history and the largest Lambda event/result (both must stay under
+Step Functions' 256 KiB), the parent history's event count (the quota is 25,000), child
+executions and S3 requests.
+
+    .venv/bin/python bench/scale_distributed.py [--pages 1000 2500 5000 10000] [--batch-size 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+LIMIT = 256 * 1024
+
+
+def one_run(pages: int, batch_size: int, base: str) -> dict[str, Any]:
+    from crawlmap.engine.runner import EngineOptions, run_execution
+    from crawlmap.engine.runs import crawlmap_home
+    from crawlmap.engine.template import load_template
+    from lambdas.common import env
+
+    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+    template = load_template(crawlmap_home() / "cache")
+    urls = [f"{base}/echo/page-{i}" for i in range(pages)]
+    with tempfile.TemporaryDirectory() as home:
+        started = time.perf_counter()
+        record = run_execution(
+            {"pages": urls, "batch_size": batch_size, "distributed_threshold": 1},
+            EngineOptions(
+                home=Path(home),
+                template=template,
+                env_overrides={env.ALLOW_PRIVATE_NETWORKS: "true", env.OBEY_ROBOTS: "false"},
+            ),
+        )
+        wall = time.perf_counter() - started
+    seen = [r["url"] for r in record.results]
+    first, last = record.events[0]["timestamp"], record.events[-1]["timestamp"]
+    functions = record.meta["functions"]
+    return {
+        "pages": pages,
+        "status": record.status,
+        "mode": record.meta["mode"],
+        "every_page_once": len(seen) == len(set(seen)) == pages and set(seen) == set(urls),
+        "summary_ok": (record.summary or {}).get("ok"),
+        "execution_s": round(
+            (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds(), 2
+        ),
+        "run_execution_s": round(wall, 2),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "largest_state_payload_bytes": record.meta["largest_state_payload_bytes"],
+        "largest_lambda_event_bytes": max(f["max_event_bytes"] for f in functions.values()),
+        "largest_lambda_result_bytes": max(f["max_result_bytes"] for f in functions.values()),
+        "parent_history_events": record.meta["history_events"],
+        "child_executions": record.meta["distributed"]["child_executions"],
+        "child_state_transitions": record.meta["distributed"]["child_state_transitions"],
+        "s3_requests": record.meta["s3_requests"],
+        "store_writes": record.meta["store_writes"],
+        "notes": record.meta["engine_notes"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, nargs="+", default=[1000, 2500, 5000, 10000])
+    parser.add_argument("--batch-size", type=int, default=10)
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--base", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(one_run(args.pages[0], args.batch_size, args.base)))
+        return
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fanout_speedup import site_in_another_process
+
+    rows = []
+    with site_in_another_process() as base:
+        for pages in args.pages:
+            done = subprocess.run(
+                [sys.executable, __file__, "--one", "--pages", str(pages),
+                 "--batch-size", str(args.batch_size), "--base", base],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            row = json.loads(done.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr)
+    for row in rows:
+        assert row["every_page_once"], row
+        assert row["largest_state_payload_bytes"] < LIMIT, row
+        assert row["largest_lambda_event_bytes"] < LIMIT, row
+        assert row["largest_lambda_result_bytes"] < LIMIT, row
+    print(json.dumps({"batch_size": args.batch_size, "runs": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
