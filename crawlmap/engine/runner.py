@@ -43,6 +43,7 @@ from crawlmap.engine.template import (
 from lambdas.common import env as env_names
 
 STATE_PAYLOAD_LIMIT = 256 * 1024  # bytes: Step Functions' limit on a state's input or output
+STAGE_INPUT_OVER = 64 * 1024  # bytes of page list the engine moves to S3 (pages_s3) first
 _run_lock = threading.Lock()  # moto's interpreter hooks are process-wide: one run at a time
 
 
@@ -57,6 +58,7 @@ class EngineOptions:
     template_path: Path | None = None  # or a template file (cdk.out/<stack>.template.json)
     on_invocation: Callable[[Invocation], None] | None = None
     run_id: str | None = None
+    stage_input_over_bytes: int = STAGE_INPUT_OVER  # longer page lists go to S3 (pages_s3)
 
     def database(self) -> Path:
         return self.db_path or self.home / "crawlmap.db"
@@ -262,13 +264,18 @@ def _count_store_writes() -> dict[str, int]:
 
 
 def _stage_large_input(
-    execution_input: Mapping[str, Any], bucket: str | None, run_id: str, notes: list[str]
+    execution_input: Mapping[str, Any],
+    bucket: str | None,
+    run_id: str,
+    notes: list[str],
+    over_bytes: int,
 ) -> Mapping[str, Any]:
-    """AWS refuses an execution input over 256 KiB: a long page list goes to S3 instead
-    ({"pages_s3": ...}, which ListPages reads), as a user would do on AWS."""
+    """A long page list goes to S3 ({"pages_s3": ...}, which ListPages reads), as a user does
+    on AWS: an execution input over 256 KiB is refused there, and one near it would make the
+    first states' payloads grow with the page count."""
     pages = execution_input.get("pages")
     size = len(json.dumps(execution_input).encode())
-    if size <= STATE_PAYLOAD_LIMIT or not isinstance(pages, list) or not bucket:
+    if size <= over_bytes or not isinstance(pages, list) or not bucket:
         return execution_input
     key = f"inputs/{run_id}/pages.json"
     boto3.client("s3", region_name=REGION).put_object(
@@ -364,7 +371,11 @@ def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) ->
         state_machine_arn = created["stateMachineArn"]
         store_writes = _count_store_writes()
         execution_input = _stage_large_input(
-            execution_input, environment.variables.get(env_names.BUCKET_NAME), run_id, notes
+            execution_input,
+            environment.variables.get(env_names.BUCKET_NAME),
+            run_id,
+            notes,
+            options.stage_input_over_bytes,
         )
         moto_gaps.activate(active)
         try:

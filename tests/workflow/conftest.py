@@ -45,7 +45,10 @@ def site() -> Iterator[DemoSite]:
 
 def _crawler(template: dict[str, Any], home: Path) -> Crawl:
     def run(
-        execution_input: Mapping[str, Any], *, env_overrides: Mapping[str, str] | None = None
+        execution_input: Mapping[str, Any],
+        *,
+        env_overrides: Mapping[str, str] | None = None,
+        **options: Any,
     ) -> RunRecord:
         return run_execution(
             execution_input,
@@ -54,6 +57,7 @@ def _crawler(template: dict[str, Any], home: Path) -> Crawl:
                 template=template,
                 time_scale=0.01,
                 env_overrides={env.ALLOW_PRIVATE_NETWORKS: "true", **(env_overrides or {})},
+                **options,
             ),
         )
 

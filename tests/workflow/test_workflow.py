@@ -198,3 +198,17 @@ def test_distributed_path_gives_the_inline_summary(
     assert stats["child_executions"] == 6  # 12 pages in batches of 2
     assert stats["child_executions_failed"] == 0
     assert distributed.meta["s3_requests"]["put"] >= 3  # batches, result file, manifest
+
+
+def test_a_long_page_list_travels_through_s3(crawl: Crawl, site: DemoSite) -> None:
+    pages = urls(site, [f"/echo/long-list-{i}" for i in range(30)])
+    record = crawl({"pages": pages, "batch_size": 10}, stage_input_over_bytes=512)
+
+    assert record.status == "SUCCEEDED"
+    saved_input = json.loads((record.run_dir / "input.json").read_text())
+    assert "pages" not in saved_input
+    assert saved_input["pages_s3"].startswith("s3://")
+    assert saved_input["batch_size"] == 10
+    assert_each_page_once(record, pages)
+    list_pages_input = record.events[1]["stateEnteredEventDetails"]["input"]
+    assert len(list_pages_input) < 512, "the first state sees the S3 location, not the list"
