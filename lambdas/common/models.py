@@ -125,3 +125,31 @@ class RunSummary(TypedDict):
     finished_at: str
     duration_s: float
     first_failures: list[FailureSample]  # at most 10
+
+
+def unmeasured_result(url: str, *, error: str | None, attempts: int) -> PageResult:
+    """A failed PageResult with nothing measured yet: the base of every other result."""
+    return PageResult(
+        url=url,
+        final_url=None,
+        ok=False,
+        outcome="failed",
+        status=None,
+        error=error,
+        attempts=attempts,
+        elapsed_ms=None,
+        bytes=None,
+        content_type=None,
+        title=None,
+        description=None,
+        canonical=None,
+        h1=None,
+        links=None,
+        words=None,
+        content_hash=None,
+        etag=None,
+        last_modified=None,
+        redirects=0,
+        extracted={},
+        fetched_at=None,
+    )

@@ -36,6 +36,7 @@ from lambdas.common.models import (
     PageResult,
     PageTask,
     PreviousState,
+    unmeasured_result,
 )
 from lambdas.common.observability import logger
 from lambdas.common.safe_http import (
@@ -130,30 +131,7 @@ def _now_iso() -> str:
 
 
 def blank_result(url: str, *, attempts: int) -> PageResult:
-    return PageResult(
-        url=url,
-        final_url=None,
-        ok=False,
-        outcome="failed",
-        status=None,
-        error=None,
-        attempts=attempts,
-        elapsed_ms=None,
-        bytes=None,
-        content_type=None,
-        title=None,
-        description=None,
-        canonical=None,
-        h1=None,
-        links=None,
-        words=None,
-        content_hash=None,
-        etag=None,
-        last_modified=None,
-        redirects=0,
-        extracted={},
-        fetched_at=None,
-    )
+    return unmeasured_result(url, error=None, attempts=attempts)
 
 
 def failed_result(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lambdas.common.errors import InvalidInputError
-from lambdas.common.models import PageResult
+from lambdas.common.models import PageResult, unmeasured_result
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -86,30 +86,7 @@ def describe_error(error: object, cause: object) -> str:
 
 def failed_result(url: str, error: str, attempts: int = 1) -> PageResult:
     """The record of a page whose batch failed as a whole (nothing was measured)."""
-    return PageResult(
-        url=url,
-        final_url=None,
-        ok=False,
-        outcome="failed",
-        status=None,
-        error=error,
-        attempts=attempts,
-        elapsed_ms=None,
-        bytes=None,
-        content_type=None,
-        title=None,
-        description=None,
-        canonical=None,
-        h1=None,
-        links=None,
-        words=None,
-        content_hash=None,
-        etag=None,
-        last_modified=None,
-        redirects=0,
-        extracted={},
-        fetched_at=None,
-    )
+    return unmeasured_result(url, error=error, attempts=attempts)
 
 
 def _page_urls(pages: object, field: str) -> Iterator[str]:
