@@ -267,17 +267,17 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return 0
     from rich.table import Table
 
-    table = Table(header_style="bold")
-    for column in ("run", "started", "status", "mode", "pages", "ok", "failed", "skipped", "new",
-                   "changed", "unchanged"):  # fmt: skip
-        table.add_column(column)
+    table = Table(header_style="bold", box=None)
+    table.add_column("run (started, UTC)", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    for column in ("pages", "ok", "fail", "skip", "new/chg/same"):
+        table.add_column(column, justify="right", no_wrap=True)
     for row in rows:
         style = "green" if row["status"] == "SUCCEEDED" else "red"
         table.add_row(
-            str(row["run_id"]), str(row["started_at"])[:19].replace("T", " "),
-            f"[{style}]{row['status']}[/]", str(row["mode"]), str(row["total"]), str(row["ok"]),
-            str(row["failed"]), str(row["skipped"]), str(row["new"]), str(row["changed"]),
-            str(row["unchanged"]),
+            str(row["run_id"]), f"[{style}]{row['status']}[/]", str(row["total"]),
+            str(row["ok"]), str(row["failed"]), str(row["skipped"]),
+            f"{row['new']}/{row['changed']}/{row['unchanged']}",
         )  # fmt: skip
     console.print(table)
     return 0
