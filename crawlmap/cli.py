@@ -177,11 +177,12 @@ def json_summary(record: RunRecord) -> dict[str, Any]:
     return data
 
 
-def print_outcome(console: Console, record: RunRecord, progress: CrawlProgress) -> None:
+def print_outcome(
+    console: Console, record: RunRecord, progress: CrawlProgress, *, failures: bool = True
+) -> None:
     if record.summary:
         console.print(summary_table(record.summary, status=record.status, retried=progress.retried))
-        failures = record.summary.get("first_failures") or []
-        for failure in failures:
+        for failure in (record.summary.get("first_failures") or []) if failures else []:
             console.print(f"  [red]failed[/] {failure.get('url')}  {failure.get('error')}")
     if record.status != "SUCCEEDED":
         console.print(f"[bold red]{record.status}[/] {record.error}: {record.cause}")
@@ -238,7 +239,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     order = {f"{site.base}{path}": i for i, path in enumerate(site.demo_paths())}
     rows = sorted(record.results, key=lambda r: order.get(r["url"], len(order)))
     console.print(results_table(rows, base=site.base))
-    print_outcome(console, record, progress)
+    print_outcome(console, record, progress, failures=False)
     return 0 if record.status == "SUCCEEDED" else 1
 
 

@@ -125,13 +125,17 @@ def summary_table(summary: Mapping[str, Any], *, status: str, retried: int | Non
 
 def results_table(results: Sequence[Mapping[str, Any]], *, base: str = "") -> Table:
     table = Table(title="pages", title_justify="left", header_style="bold")
-    for column in ("page", "outcome", "status", "tries", "title / error"):
-        table.add_column(column, overflow="fold")
+    table.add_column("page", no_wrap=True)
+    for column in ("outcome", "status", "tries"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("title / error", overflow="fold")
     for row in results:
         url = str(row.get("url"))
         outcome = str(row.get("outcome"))
         style = OUTCOME_STYLE.get(outcome, "")
-        detail = row.get("title") if row.get("ok") else row.get("error")
+        detail = (
+            row.get("title") if row.get("ok") else str(row.get("error")).replace(f"{url}: ", "")
+        )
         if row.get("ok") and row.get("final_url") not in (None, row.get("url")):
             detail = f"{detail or ''} (-> {str(row['final_url']).removeprefix(base)})"
         elif row.get("ok") and not row.get("title"):

@@ -29,7 +29,8 @@ def collect_results(
     for result in results:
         invoked = invocations_per_url.get(str(result.get("url")), 0)
         attempts = result.get("attempts")
-        if isinstance(attempts, int) and invoked > attempts:
+        skipped = result.get("outcome") == "skipped"  # never fetched: 0 attempts stays true
+        if isinstance(attempts, int) and invoked > attempts and not skipped:
             result["attempts"] = invoked
     return results
 
