@@ -12,6 +12,7 @@ def template_with(
     handlers: Mapping[str, str],
     *,
     environment: Mapping[str, Any] | None = None,
+    timeout_s: float = 30,
 ) -> dict[str, Any]:
     """A template whose state machine runs `definition`.
 
@@ -46,7 +47,7 @@ def template_with(
                 "Handler": handler,
                 "MemorySize": 256,
                 "Architectures": ["arm64"],
-                "Timeout": 30,
+                "Timeout": timeout_s,
                 "Environment": {
                     "Variables": {"TINY_BUCKET": {"Ref": BUCKET}, **(environment or {})}
                 },

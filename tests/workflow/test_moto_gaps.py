@@ -233,3 +233,29 @@ def test_execution_start_time_has_the_aws_format(tmp_path: Path) -> None:
     record = run(tmp_path, definition, {})
     assert record.status == "SUCCEEDED"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record.output["started_at"])
+
+
+def test_a_handler_past_its_timeout_fails_as_lambda_reports_it(tmp_path: Path) -> None:
+    """Lambda stops a function at its Timeout; the engine cannot stop a thread, so it reports
+    the invocation as Lambda would once the handler returns late."""
+    definition = {
+        "StartAt": "Slow",
+        "States": {
+            "Slow": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "<fn:Slow>", "Payload.$": "$"},
+                "End": True,
+            }
+        },
+    }
+    template = template_with(definition, {"Slow": "tests.workflow.tiny_handlers.slow"}, timeout_s=1)
+    home = tmp_path / "home"
+    in_time = run_execution({"seconds": 0.1}, EngineOptions(home=home, template=template))
+    assert in_time.status == "SUCCEEDED"
+    assert 500 < in_time.output["Payload"]["remaining_ms_before"] <= 1000
+
+    late = run_execution({"seconds": 1.2}, EngineOptions(home=home, template=template))
+    assert late.status == "FAILED"
+    assert late.error == "Sandbox.Timedout"
+    assert "timed out after 1.00 seconds" in (late.cause or "")

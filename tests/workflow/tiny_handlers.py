@@ -52,3 +52,12 @@ def read_result_writer(event: Any, context: Any) -> Any:
         for entry in manifest["ResultFiles"][status]
     }
     return {"manifest": manifest, "files": files}
+
+
+def slow(event: Any, context: Any) -> Any:
+    """Sleeps event["seconds"], reporting how much time the context said was left."""
+    import time
+
+    before = context.get_remaining_time_in_millis()
+    time.sleep(event["seconds"])
+    return {"remaining_ms_before": before}
