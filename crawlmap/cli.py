@@ -185,7 +185,8 @@ def print_outcome(
         for failure in (record.summary.get("first_failures") or []) if failures else []:
             console.print(f"  [red]failed[/] {failure.get('url')}  {failure.get('error')}")
     if record.status != "SUCCEEDED":
-        console.print(f"[bold red]{record.status}[/] {record.error}: {record.cause}")
+        cause = f": {record.cause}" if record.cause else ""
+        console.print(f"[bold red]{record.status}[/] {record.error}{cause}")
     console.print(where_table(record.run_id, record.run_dir))
 
 
@@ -207,6 +208,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps(json_summary(record)))
     elif not args.quiet:
         print_outcome(console, record, progress)
+    if not args.allow_private_networks and any(
+        str(r.get("error") or "").startswith("refused: ") and "address" in str(r.get("error"))
+        for r in record.results
+    ):
+        console.print(
+            "[yellow]hint:[/] pages on this machine or a private network are refused by "
+            "default (SSRF guard); pass --allow-private-networks to crawl them"
+        )
     return 0 if record.status == "SUCCEEDED" else 1
 
 
