@@ -150,11 +150,14 @@ class LambdaAdapter:
         context = LambdaContext(runtime)
         started = time.perf_counter()
         result: Any = None
+        result_text = ""
         error_type: str | None = None
         error_message: str | None = None
         trace: list[str] = []
         try:
-            result = json.loads(json.dumps(runtime.handler(event, context)))
+            # Serialized as Lambda does (this also copies it: nothing shared with the handler).
+            result_text = json.dumps(runtime.handler(event, context), separators=(",", ":"))
+            result = json.loads(result_text)
         except TypeError as exc:
             error_type, error_message = "Runtime.MarshalError", f"Unable to marshal response: {exc}"
         except Exception as exc:  # Lambda reports any exception the handler raises
@@ -174,9 +177,7 @@ class LambdaAdapter:
             stats.errors += error_type is not None
             stats.max_event_bytes = max(stats.max_event_bytes, len(raw or ""))
             if result is not None:
-                stats.max_result_bytes = max(
-                    stats.max_result_bytes, len(json.dumps(result, separators=(",", ":")))
-                )
+                stats.max_result_bytes = max(stats.max_result_bytes, len(result_text.encode()))
         if self._on_invocation is not None:
             self._on_invocation(
                 Invocation(
