@@ -141,6 +141,7 @@ class LambdaAdapter:
     def invoke(self, parameters: dict[str, Any]) -> dict[str, Any]:
         runtime = self._find(str(parameters.get("FunctionName", "")))
         raw = parameters.get("Payload")
+        event_bytes = len(raw) if isinstance(raw, bytes | bytearray) else len(str(raw or ""))
         if isinstance(raw, bytes | bytearray):
             raw = raw.decode()
         event = json.loads(raw) if isinstance(raw, str) and raw else raw
@@ -175,7 +176,7 @@ class LambdaAdapter:
             stats.invocations += 1
             stats.duration_ms_total += duration_ms
             stats.errors += error_type is not None
-            stats.max_event_bytes = max(stats.max_event_bytes, len(raw or ""))
+            stats.max_event_bytes = max(stats.max_event_bytes, event_bytes)
             if result is not None:
                 stats.max_result_bytes = max(stats.max_result_bytes, len(result_text.encode()))
         if self._on_invocation is not None:
