@@ -1,7 +1,8 @@
 """Where moto 5.2.5's Step Functions interpreter differs from AWS, and what the engine does.
 
 moto is pinned exactly (pyproject.toml) because these hooks reach into its internals. Each gap
-was checked against moto 5.2.5 and has a test in tests/workflow/test_moto_gaps.py:
+was checked against moto 5.2.5; 1-6 and 8 have tests in tests/workflow/test_moto_gaps.py
+(7 changes no behaviour: the workflow tests run through it, bench/engine_overhead.py times it):
 
 1. EXPRESS child executions: the parser accepts only ProcessorConfig.ExecutionType "STANDARD"
    (ASLParserException: mismatched input '"EXPRESS"' expecting '"STANDARD"').
@@ -24,7 +25,8 @@ was checked against moto 5.2.5 and has a test in tests/workflow/test_moto_gaps.p
 5. $$.Execution.StartTime is rendered as Python prints a datetime
    ("2026-11-26T19:36:23.913874+00:00"); AWS gives milliseconds and "Z"
    ("2026-11-26T19:36:23.913Z"). The engine sets the AWS form.
-6. ItemBatcher is not supported; crawlmap does not use it (ListPages makes the batches).
+6. ItemBatcher is not supported (ASLParserException); crawlmap does not use it (ListPages
+   makes the batches). The engine reports the parse error as an EngineError.
 7. Speed, not behaviour: (a) every JSONPath evaluation parses its path again with jsonpath_ng,
    which builds a new PLY parser each time (~1 ms, about ten per Map iteration); the engine
    caches parsed paths. (b) For every Map iteration moto deep-copies the whole Map state input

@@ -19,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from crawlmap.engine.errors import EngineError
 from crawlmap.engine.moto_gaps import normalize_definition
 from crawlmap.engine.runner import EngineOptions, RunRecord, run_execution
 from tests.workflow.templates import concrete, template_with
@@ -259,3 +260,11 @@ def test_a_handler_past_its_timeout_fails_as_lambda_reports_it(tmp_path: Path) -
     assert late.status == "FAILED"
     assert late.error == "Sandbox.Timedout"
     assert "timed out after 1.00 seconds" in (late.cause or "")
+
+
+def test_item_batcher_is_not_supported_and_the_engine_says_so(tmp_path: Path) -> None:
+    definition = distributed_definition(tolerated=50.0, execution_type="STANDARD")
+    definition["States"]["Fan"]["ItemBatcher"] = {"MaxItemsPerBatch": 2}
+    assert "ItemBatcher" in moto_rejects(definition)
+    with pytest.raises(EngineError, match="ItemBatcher"):
+        run(tmp_path, definition, {"items": items(2)})
