@@ -234,11 +234,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "Crawling its sitemap through the synthesized state machine on the local engine "
             "(one page per Map iteration, so Step Functions' retries show in the history)."
         )
-        template = synthesized_template(console, {})
+        template = synthesized_template(console, {}, args.template)
         progress = CrawlProgress(console)
         options = EngineOptions(
             home=crawlmap_home(),
             template=template,
+            time_scale=0.05 if args.fast_retries else 1.0,
             db_path=Path(args.db) if args.db else None,
             env_overrides={env.ALLOW_PRIVATE_NETWORKS: "true"},  # its own loopback site
             on_invocation=progress,
@@ -341,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="crawl a demo site on 127.0.0.1 and show the run")
     demo.add_argument("--port", type=_int_in(0, 65535), default=0, help="demo site port")
     demo.add_argument("--db", metavar="PATH", help="SQLite store (default .crawlmap/crawlmap.db)")
+    demo.add_argument(
+        "--fast-retries",
+        action="store_true",
+        help="scale Retry waits down 20x locally (AWS always waits the full interval)",
+    )
+    demo.add_argument("--template", metavar="FILE", help="a synthesized template to run instead")
     demo.set_defaults(func=cmd_demo)
 
     runs = commands.add_parser("runs", help="list past local runs, newest first")

@@ -108,3 +108,23 @@ def test_bad_input_gets_one_clear_message_and_exit_2(tmp_path: Path, template_fi
     nothing = crawlmap(tmp_path, "run")
     assert nothing.returncode == 2
     assert "nothing to crawl" in nothing.stderr
+
+
+def test_the_demo_runs_to_a_successful_end(tmp_path: Path, template_file: Path) -> None:
+    done = crawlmap(tmp_path, "demo", "--fast-retries", "--template", str(template_file))
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    for expected in ("/flaky/news", "robots.txt disallows", "HTTP 404", "SUCCEEDED",
+                     "crawlmap history run-", "crawlmap report run-"):  # fmt: skip
+        assert expected in done.stderr
+    (run_dir,) = (tmp_path / "home" / "runs").iterdir()
+    results = read_lines(run_dir / "results.jsonl")
+    by_path = {line["url"].split("/", 3)[3]: line for line in results}
+    assert len(results) == 19 == len(by_path)
+    assert by_path["flaky/news"]["attempts"] == 2
+    assert by_path["broken"]["outcome"] == "failed"
+    assert by_path["private/admin"]["outcome"] == "skipped"
+    assert by_path["old-home"]["final_url"].endswith(
+        ":" + by_path["old-home"]["url"].split(":")[2].split("/")[0] + "/"
+    )
