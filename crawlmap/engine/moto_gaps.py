@@ -32,7 +32,9 @@ was checked against moto 5.2.5; 1-6 and 8 have tests in tests/workflow/test_moto
    caches parsed paths. (b) For every Map iteration moto deep-copies the whole Map state input
    before evaluating the ItemSelector (whose paths only read it): a Map over n items copies
    n x n items. The engine lets the ItemSelector read the input in place (its paths copy
-   what they extract).
+   what they extract). (c) The Map's closed jobs (every iteration's output) are deep-copied
+   once more when the Map collects them; each output is already the iteration's own, so the
+   engine sorts them without the copy (memory: one copy of all results less).
 8. Retry and Wait sleep for real. Locally the engine can scale those waits by `time_scale`
    (tests and benchmarks use a small factor); AWS always waits the full interval.
 """
@@ -65,6 +67,9 @@ from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
     distributed_iteration_component,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+    job as map_jobs,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
     distributed_item_processor_worker,
@@ -207,6 +212,7 @@ def install() -> None:
         _patch_waits()
         _patch_json_path_parsing()
         _patch_item_selector_input()
+        _patch_closed_jobs()
         _patch_distributed_map()
         _patch_result_writer()
         _patch_s3_counter()
@@ -250,6 +256,15 @@ def _patch_json_path_parsing() -> None:
     # Parsed paths are immutable and find() is pure, so one parse per distinct path is enough.
     json_path.parse = functools.lru_cache(maxsize=4096)(json_path.parse)
     result_path.parse = functools.lru_cache(maxsize=4096)(result_path.parse)
+
+
+def _patch_closed_jobs() -> None:
+    def get_closed_jobs(self: Any) -> list[Any]:
+        with self._mutex:
+            closed = list(self._closed_jobs)
+        return sorted(closed, key=lambda closed_job: closed_job.job_index)
+
+    map_jobs.JobPool.get_closed_jobs = get_closed_jobs
 
 
 def _patch_item_selector_input() -> None:
@@ -386,6 +401,8 @@ def _patch_result_writer() -> None:
             body = json.dumps(entries).encode()
             s3.put_object(Bucket=bucket, Key=key, Body=body)
             files[status].append({"Key": key, "Size": len(body)})
+        for child in stats.children:  # written: the engine needs only their status from here
+            child.input = child.output = None
         manifest = {"DestinationBucket": bucket, "MapRunArn": map_run_arn, "ResultFiles": files}
         key = f"{prefix}{map_run_id}/manifest.json"
         s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest, indent=2).encode())
