@@ -7,10 +7,8 @@ The same pages, measured in the same process:
 The ideal fan-out time is pages x latency / concurrency = 1.0 s. robots.txt is off for both,
 so every page costs exactly one request. The site runs in a child process (127.0.0.1).
 
-`fan_out_shared_ssl_context_s` is the same fan-out with one SSL context per process instead
-of one per invocation (httpx.create_ssl_context cached): the change proposed for
-lambdas/common/safe_http.py, which loads the CA bundle (~17 ms of CPU) on every invocation.
-Each run is one Python process, so CPU per Map iteration, not the site, bounds the fan-out.
+Each run is one Python process, so CPU per Map iteration, not the site, bounds the fan-out
+(safe_http builds its SSL context once per process for that reason: ~17 ms of CPU each).
 
     .venv/bin/python bench/fanout_speedup.py [--pages 400] [--latency-ms 100] [--concurrency 40]
 """
@@ -28,9 +26,6 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 from crawlmap.engine.runner import EngineOptions, run_execution
 from crawlmap.engine.runs import crawlmap_home
@@ -59,24 +54,6 @@ def site_in_another_process() -> Iterator[str]:
     finally:
         child.terminate()
         child.wait(timeout=10)
-
-
-@contextlib.contextmanager
-def shared_ssl_context() -> Iterator[None]:
-    original = httpx.create_ssl_context
-    contexts: dict[Any, Any] = {}
-
-    def cached(verify: Any = True, **kwargs: Any) -> Any:
-        key = (verify if isinstance(verify, bool) else id(verify), tuple(sorted(kwargs.items())))
-        if key not in contexts:
-            contexts[key] = original(verify=verify, **kwargs)
-        return contexts[key]
-
-    httpx.create_ssl_context = cached  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        httpx.create_ssl_context = original
 
 
 def fan_out(pages: list[str], concurrency: int) -> tuple[float, int]:
@@ -121,8 +98,6 @@ def main() -> None:
     with site_in_another_process() as base:
         pages = [f"{base}/delay/{args.latency_ms}/page-{i}" for i in range(args.pages)]
         fan_out_s, results = fan_out(pages, args.concurrency)
-        with shared_ssl_context():
-            shared_s, _ = fan_out(pages, args.concurrency)
         sequential_s = sequential(pages)
     ideal_s = args.pages * args.latency_ms / 1000 / args.concurrency
     print(
@@ -135,8 +110,6 @@ def main() -> None:
                 "ideal_s": round(ideal_s, 2),
                 "fan_out_s": round(fan_out_s, 2),
                 "fan_out_vs_ideal": round(fan_out_s / ideal_s, 2),
-                "fan_out_shared_ssl_context_s": round(shared_s, 2),
-                "shared_ssl_context_vs_ideal": round(shared_s / ideal_s, 2),
                 "sequential_s": round(sequential_s, 2),
                 "speedup_vs_sequential": round(sequential_s / fan_out_s, 1),
                 "goal_vs_ideal": 1.5,
