@@ -28,6 +28,7 @@ READ_CHUNK_BYTES = 1024 * 1024
 # ResultWriter groups child executions by status; SUCCEEDED first keeps first_failures stable.
 RESULT_FILE_STATUSES = ("SUCCEEDED", "FAILED", "PENDING")
 _WHITESPACE = re.compile(r"[ \t\r\n]*")
+_LAST_STATUS = re.compile(r"\w[\w.]*: HTTP ([1-5]\d\d)\b")  # "TransientCrawlError: HTTP 503"
 
 
 class ResultReader(Protocol):
@@ -68,8 +69,12 @@ class S3ResultReader:
 # ---------------------------------------------------------------- failures -> page results
 
 
-def describe_error(error: object, cause: object) -> str:
-    """'<Error>: <message>': the message is a Lambda cause's errorMessage when it has one."""
+def describe_error(error: object, cause: object, url: str | None = None) -> str:
+    """'<Error>: <message>': the message is a Lambda cause's errorMessage when it has one.
+
+    CrawlBatch's TransientCrawlError message starts with the page's URL ("<url>: HTTP 500");
+    on that page's own record the URL is dropped, as on every other failure record.
+    """
     name = error if isinstance(error, str) and error else "UnknownError"
     detail = ""
     if isinstance(cause, str) and cause.strip():
@@ -80,13 +85,31 @@ def describe_error(error: object, cause: object) -> str:
             parsed = None
         if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
             detail = parsed["errorMessage"].strip()
+    if url and detail.startswith(f"{url}: "):
+        detail = detail[len(url) + 2 :]
     text = f"{name}: {detail}" if detail else name
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
 
 
 def failed_result(url: str, error: str, attempts: int = 1) -> PageResult:
-    """The record of a page whose batch failed as a whole (nothing was measured)."""
-    return unmeasured_result(url, error=error, attempts=attempts)
+    """The record of a page whose batch failed as a whole (nothing was measured).
+
+    When the error names the HTTP status the page last answered ("TransientCrawlError:
+    HTTP 500"), the record keeps it: the site did answer, the retries never did better.
+    """
+    result = unmeasured_result(url, error=error, attempts=attempts)
+    status = _LAST_STATUS.match(error)
+    if status:
+        result["status"] = int(status.group(1))
+    return result
+
+
+def failure_results(urls: Iterable[str], error: object, cause: object) -> Iterator[PageResult]:
+    """One failed record per page of a batch (or child execution) that failed as a whole."""
+    pages = list(urls)
+    error_text = describe_error(error, cause, pages[0] if len(pages) == 1 else None)
+    for url in pages:
+        yield failed_result(url, error_text)
 
 
 def _page_urls(pages: object, field: str) -> Iterator[str]:
@@ -120,9 +143,8 @@ def batch_results(item: object, field: str) -> Iterator[PageResult]:
     if failure is not None:
         if not isinstance(failure, Mapping):
             raise InvalidInputError(f"{field}.failure", "must be an object")
-        error = describe_error(failure.get("error"), failure.get("cause"))
-        for url in _page_urls(failure.get("pages"), f"{field}.failure.pages"):
-            yield failed_result(url, error)
+        urls = _page_urls(failure.get("pages"), f"{field}.failure.pages")
+        yield from failure_results(urls, failure.get("error"), failure.get("cause"))
     results = item.get("results", [])
     if not isinstance(results, list):
         raise InvalidInputError(f"{field}.results", "must be a list")
@@ -275,10 +297,9 @@ def child_results(record: object, where: str) -> Iterator[PageResult]:
     given = _json_field(record, "Input", where)
     if not isinstance(given, Mapping):
         raise InvalidInputError("batches.result_writer", f"{where}: failed child has no Input")
-    status = record.get("Status")
-    error = describe_error(record.get("Error") or f"States.{status}", record.get("Cause"))
-    for url in _page_urls(given.get("pages"), f"{where} Input.pages"):
-        yield failed_result(url, error)
+    error = record.get("Error") or f"States.{record.get('Status')}"
+    urls = _page_urls(given.get("pages"), f"{where} Input.pages")
+    yield from failure_results(urls, error, record.get("Cause"))
 
 
 def distributed_results(location: object, reader: ResultReader) -> Iterator[PageResult]:

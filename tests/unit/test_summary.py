@@ -127,6 +127,42 @@ def test_a_batch_failure_becomes_one_failed_record_per_page() -> None:
     assert results[0]["error"] == "Lambda.Unknown: Task timed out after 900.00 seconds"
 
 
+def test_a_one_page_batch_out_of_retries_keeps_its_last_http_status() -> None:
+    """CrawlBatch raises TransientCrawlError('<url>: HTTP 500') for a one-page batch; once the
+    Retry gives up, the page's record says what the site answered, without the URL twice."""
+    url = "https://a.test/broken"
+    failure = {
+        "batch_id": 0,
+        "results": [],
+        "failure": {
+            "pages": [{"url": url, "previous": None}],
+            "error": "TransientCrawlError",
+            "cause": json.dumps(
+                {"errorType": "TransientCrawlError", "errorMessage": f"{url}: HTTP 500"}
+            ),
+        },
+    }
+    (result,) = batch_results(failure, "batches[0]")
+    assert (result["status"], result["error"]) == (500, "TransientCrawlError: HTTP 500")
+    assert (result["ok"], result["outcome"]) == (False, "failed")
+
+
+def test_a_timeout_failure_has_no_status_and_other_pages_keep_their_url_in_the_message() -> None:
+    message = "https://a.test/1: timeout (read)"
+    failure = {
+        "batch_id": 0,
+        "results": [],
+        "failure": {
+            "pages": [{"url": "https://a.test/1"}, {"url": "https://a.test/2"}],
+            "error": "TransientCrawlError",
+            "cause": json.dumps({"errorMessage": message}),
+        },
+    }
+    results = list(batch_results(failure, "batches[0]"))
+    assert [r["status"] for r in results] == [None, None]
+    assert {r["error"] for r in results} == {f"TransientCrawlError: {message}"}
+
+
 def test_malformed_batch_items_name_their_place() -> None:
     with pytest.raises(InvalidInputError) as caught:
         list(batch_results({"batch_id": 1, "results": [{"url": "u", "ok": True}]}, "batches[2]"))
