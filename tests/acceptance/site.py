@@ -22,6 +22,7 @@ Run it by hand: `python -m tests.acceptance.site` prints its base URL and serves
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import html
@@ -192,10 +193,9 @@ class Site:
 
     @staticmethod
     def _write(request: BaseHTTPRequestHandler, data: bytes) -> None:
-        try:
+        # The crawler hangs up early on oversized bodies, as it should.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             request.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the crawler hung up early, as it should on oversized bodies
 
     def _send(
         self,
@@ -220,11 +220,9 @@ class Site:
         request.end_headers()
         request.close_connection = True
         chunk = b"<p>" + b"x" * (64 * 1024 - 3)
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             for _ in range(mib * 16):
                 request.wfile.write(chunk)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
 
 @contextmanager

@@ -230,7 +230,9 @@ def test_cost_state_transitions_match_the_history(mixed: MixedRun) -> None:
 # ---------------------------------------------------------------- exit codes
 
 
-def test_all_pages_failing_ends_in_run_failed(workspace: Workspace, site: Site, unique: str) -> None:
+def test_all_pages_failing_ends_in_run_failed(
+    workspace: Workspace, site: Site, unique: str
+) -> None:
     urls = [site.url(f"/status/404/{unique}"), site.url(f"/status/410/{unique}")]
     done = workspace.run(*urls, "--json", "--output", "pages.jsonl")
     assert done.returncode != 0
