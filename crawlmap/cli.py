@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -86,7 +87,10 @@ def execution_input(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]
     payload: dict[str, Any]
     pages: list[str] = []
     if args.sitemap:
-        canonical_pages([args.sitemap], "--sitemap")
+        try:
+            canonicalize(args.sitemap)
+        except UrlError as exc:
+            raise UsageError(f"--sitemap {args.sitemap!r}: {exc}") from None
         payload = {"sitemap": args.sitemap}
     else:
         urls = list(args.urls)
@@ -177,6 +181,18 @@ def json_summary(record: RunRecord) -> dict[str, Any]:
     return data
 
 
+def ratio_exceeded_reason(record: RunRecord) -> str | None:
+    """Why RunFailed failed the run (its Fail state carries no Cause): the failed share."""
+    summary = record.summary or {}
+    if record.error != "FailureRatioExceeded" or not summary:
+        return None
+    attempted = int(summary.get("total", 0)) - int(summary.get("skipped", 0))
+    return (
+        f"{summary.get('failed')} of {attempted} attempted pages failed "
+        f"({float(summary.get('failure_ratio', 0)):.0%}), more than failure_ratio allows"
+    )
+
+
 def print_outcome(
     console: Console, record: RunRecord, progress: CrawlProgress, *, failures: bool = True
 ) -> None:
@@ -185,8 +201,9 @@ def print_outcome(
         for failure in (record.summary.get("first_failures") or []) if failures else []:
             console.print(f"  [red]failed[/] {failure.get('url')}  {failure.get('error')}")
     if record.status != "SUCCEEDED":
-        cause = f": {record.cause}" if record.cause else ""
-        console.print(f"[bold red]{record.status}[/] {record.error}{cause}")
+        reason = record.cause or ratio_exceeded_reason(record)
+        cause = f": {reason}" if reason else ""
+        console.print(f"[bold red]{record.status}[/] {record.error}{cause}", highlight=False)
     console.print(where_table(record.run_id, record.run_dir))
 
 
@@ -376,6 +393,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"crawlmap {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # stdout's reader went away (`crawlmap history RUN | head`): nothing left to say.
+        # Point stdout at /dev/null so the interpreter's final flush does not complain.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
     return code
 
 

@@ -450,6 +450,8 @@ def _run_safely(
         except (InspectError, HistoryError) as exc:
             print(f"crawlmap: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
+        except BrokenPipeError:
+            raise  # stdout's reader left (`| head`): crawlmap.cli.main ends quietly
         except OSError as exc:
             print(f"crawlmap: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
             return EXIT_BAD_INPUT

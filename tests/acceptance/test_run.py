@@ -251,5 +251,5 @@ def test_human_output_of_a_failed_run_says_why(
     done = workspace.run(site.url(f"/status/404/{unique}"))
     assert done.returncode != 0
     assert "FAILED" in done.stderr
-    assert "FailureRatioExceeded" in done.stderr
+    assert "FailureRatioExceeded: 1 of 1 attempted pages failed (100%)" in done.stderr
     assert "Traceback" not in done.stderr

@@ -1,0 +1,136 @@
+"""Issue 4's checks with our own site: the SSRF opt-in, robots.txt, oversized bodies and a
+gzip bomb in bounded memory, and a second run that finds pages unchanged (or changed)."""
+
+from __future__ import annotations
+
+import collections
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.acceptance.conftest import Workspace
+from tests.acceptance.site import Site
+
+TIME = Path("/usr/bin/time")
+MIB = 1024 * 1024
+
+
+def test_loopback_is_refused_without_the_opt_in(
+    workspace: Workspace, site: Site, unique: str
+) -> None:
+    port = site.port
+    urls = [
+        site.url(f"/page/a-{unique}"),
+        f"http://localhost:{port}/page/b-{unique}",
+        f"http://[::1]:{port}/page/c-{unique}",
+        # the same page twice: the default port is dropped from the canonical URL
+        f"http://127.0.0.1:80/page/d-{unique}",
+        f"http://127.0.0.1/page/d-{unique}",
+    ]
+    done = workspace.crawlmap("run", "--db", "store.db", "--output", "pages.jsonl", *urls)
+
+    assert done.returncode != 0  # every page refused: the run fails
+    assert "Traceback" not in done.stderr
+    assert "--allow-private-networks" in done.stderr  # the hint says how to opt in
+    lines = workspace.lines("pages.jsonl")
+    assert len(lines) == 4
+    assert len({line["url"] for line in lines}) == 4
+    for line in lines:
+        assert (line["ok"], line["outcome"]) == (False, "failed")
+        assert line["error"].startswith("refused: ")
+        assert "loopback" in line["error"]
+    assert all(site.hits[f"/page/{p}-{unique}"] == 0 for p in "abcd")  # never contacted
+
+
+def test_loopback_is_crawled_with_the_opt_in(workspace: Workspace, site: Site, unique: str) -> None:
+    done = workspace.run(site.url(f"/page/{unique}"), "--output", "pages.jsonl")
+    assert done.returncode == 0, done.stderr
+    (line,) = workspace.lines("pages.jsonl")
+    assert (line["ok"], line["status"]) == (True, 200)
+    assert site.hits[f"/page/{unique}"] == 1
+
+
+def test_robots_txt_disallow_is_skipped_not_failed(
+    workspace: Workspace, site: Site, unique: str
+) -> None:
+    private, public = site.url(f"/private/{unique}"), site.url(f"/page/{unique}")
+    done = workspace.run(private, public, "--output", "pages.jsonl", "--json")
+    assert done.returncode == 0, done.stderr
+    lines = {line["url"]: line for line in workspace.lines("pages.jsonl")}
+    assert lines[private]["outcome"] == "skipped"
+    assert lines[private]["ok"] is False
+    assert "robots.txt" in lines[private]["error"]
+    assert lines[public]["outcome"] == "new"
+    assert site.hits[f"/private/{unique}"] == 0
+    summary = done.json()
+    assert (summary["skipped"], summary["failed"], summary["ok"]) == (1, 0, 1)
+
+
+def max_rss_bytes(stderr: str) -> int:
+    found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", stderr)
+    assert found, stderr[-2000:]
+    return int(found.group(1)) * 1024
+
+
+@pytest.mark.skipif(not TIME.exists(), reason="needs GNU time (/usr/bin/time) to measure RSS")
+def test_oversized_and_bomb_responses_fail_cleanly_in_bounded_memory(
+    workspace: Workspace, site: Site, unique: str
+) -> None:
+    normal = [site.url(f"/page/a-{unique}"), site.url(f"/page/b-{unique}")]
+    wrapper = (str(TIME), "-v")
+    baseline = workspace.run(*normal, "--quiet", db="baseline.db", wrapper=wrapper)
+    assert baseline.returncode == 0, baseline.stderr
+
+    large = {
+        site.url(f"/huge-length/{unique}"): "Content-Length",
+        site.url(f"/huge-stream/{unique}"): "10 MiB",
+        site.url(f"/bomb/{unique}"): "10 MiB",
+    }
+    done = workspace.run(
+        *normal, *large, "--quiet", "--output", "pages.jsonl", db="large.db", wrapper=wrapper
+    )
+    assert "Traceback" not in done.stderr
+    lines = {line["url"]: line for line in workspace.lines("pages.jsonl")}
+    assert len(lines) == 5
+    for url, reason in large.items():
+        assert (lines[url]["ok"], lines[url]["outcome"]) == (False, "failed")
+        assert reason in lines[url]["error"]
+    assert all(lines[url]["ok"] for url in normal)
+    growth = max_rss_bytes(done.stderr) - max_rss_bytes(baseline.stderr)
+    assert growth < 32 * MIB, f"RSS grew by {growth / MIB:.1f} MiB"
+
+
+def test_second_run_finds_unchanged_and_changed_pages(
+    workspace: Workspace, site: Site, unique: str
+) -> None:
+    validated = site.url(f"/page/{unique}")  # ETag + Last-Modified: 304 on the second run
+    edited = site.url(f"/plain/e-{unique}")  # no validators, text changes
+    same = site.url(f"/plain/s-{unique}")  # no validators, same text
+    first = workspace.run(validated, edited, same, "--json", "--output", "first.jsonl")
+    assert first.returncode == 0, first.stderr
+    assert {line["outcome"] for line in workspace.lines("first.jsonl")} == {"new"}
+
+    site.set_version(f"e-{unique}", "a second version with other words")
+    second = workspace.run(validated, edited, same, "--json", "--output", "second.jsonl")
+    assert second.returncode == 0, second.stderr
+    lines = {line["url"]: line for line in workspace.lines("second.jsonl")}
+    assert lines[validated]["outcome"] == "unchanged"
+    assert lines[validated]["status"] == 304
+    assert lines[validated]["ok"] is True
+    assert lines[edited]["outcome"] == "changed"
+    assert lines[same]["outcome"] == "unchanged"
+    summary = second.json()
+    assert (summary["new"], summary["changed"], summary["unchanged"]) == (0, 1, 2)
+    outcomes = collections.Counter(line["outcome"] for line in lines.values())
+    assert outcomes == {"unchanged": 2, "changed": 1}
+
+
+def test_a_fresh_store_sees_new_pages_again(workspace: Workspace, site: Site, unique: str) -> None:
+    url = site.url(f"/page/{unique}")
+    assert workspace.run(url, db="one.db").returncode == 0
+    done = workspace.run(url, "--json", db="two.db")
+    assert done.json()["new"] == 1
+    shutil.rmtree(workspace.path / "home" / "runs")  # history of runs is not page state
+    assert workspace.run(url, "--json", db="one.db").json()["unchanged"] == 1
