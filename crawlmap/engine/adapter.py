@@ -101,7 +101,14 @@ def fresh_container(package: str = "lambdas") -> Iterator[None]:
     try:
         yield
     finally:
-        for name in [name for name in sys.modules if ours(name)]:
+        container = [name for name in sys.modules if ours(name)]
+        for name in container:
+            # What a module keeps warm across invocations (an event loop, connection pools)
+            # ends with its container, as when Lambda retires one.
+            release = getattr(sys.modules[name], "release_warm_resources", None)
+            if callable(release):
+                release()
+        for name in container:
             del sys.modules[name]
         sys.modules.update(saved)
 

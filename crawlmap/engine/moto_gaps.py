@@ -34,15 +34,23 @@ was checked against moto 5.2.5; 1-6 and 8 have tests in tests/workflow/test_moto
    n x n items. The engine lets the ItemSelector read the input in place (its paths copy
    what they extract). (c) The Map's closed jobs (every iteration's output) are deep-copied
    once more when the Map collects them; each output is already the iteration's own, so the
-   engine sorts them without the copy (memory: one copy of all results less).
+   engine sorts them without the copy (memory: one copy of all results less). (d) The
+   interpreter deep-copies every state's input, result, parameters and stack with
+   copy.deepcopy, whose memo bookkeeping made it ~20% of the CPU of a one-page-per-child
+   distributed Map (bench/fanout_speedup.py); those values are JSON (dicts, lists, atoms), so
+   the engine copies them with a plain JSON-tree copy (anything else still goes through
+   copy.deepcopy). (e) ItemReader and ResultWriter build a new boto3 S3 client each (~3 ms of
+   CPU); the engine keeps one per run.
 8. Retry and Wait sleep for real. Locally the engine can scale those waits by `time_scale`
    (tests and benchmarks use a small factor); AWS always waits the full interval.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime
 import functools
+import importlib
 import json
 import threading
 import time
@@ -65,6 +73,9 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 )
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
+    resource_eval_s3 as item_reader_s3,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
     distributed_iteration_component,
 )
@@ -90,6 +101,41 @@ from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 InvokeLambda = Callable[[dict[str, Any]], dict[str, Any]]
+
+# moto modules whose copy.deepcopy calls copy JSON values (state data, stacks, parameters).
+_JSON_COPYING_MODULES = (
+    "moto.stepfunctions.parser.asl.eval.states",
+    "moto.stepfunctions.parser.asl.eval.environment",
+    "moto.stepfunctions.parser.asl.eval.event.event_manager",
+    "moto.stepfunctions.parser.asl.component.common.string.string_expression",
+    "moto.stepfunctions.parser.asl.component.common.path.result_path",
+    "moto.stepfunctions.parser.asl.component.state.exec.execute_state",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service",
+)
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of a JSON tree (dict, list, str, numbers, bool, None) without
+    copy.deepcopy's memo; any other object inside is copied by copy.deepcopy."""
+    kind = type(value)
+    if kind is dict:
+        return {key: json_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [json_copy(item) for item in value]
+    if kind in _ATOMS:
+        return value
+    return copy.deepcopy(value)
+
+
+class _JsonCopyModule:
+    """Stands in for the `copy` module inside moto's interpreter: deepcopy is json_copy."""
+
+    deepcopy = staticmethod(json_copy)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
 
 
 def normalize_definition(definition: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -178,6 +224,7 @@ class ActiveRun:
     map_runs: dict[str, MapRunStats] = field(default_factory=dict)
     s3_requests: dict[str, int] = field(default_factory=lambda: {"get": 0, "put": 0})
     lock: threading.Lock = field(default_factory=threading.Lock)
+    s3_clients: dict[str, Any] = field(default_factory=dict)  # region -> boto3 S3 client
 
     def map_run(self, arn: str) -> MapRunStats:
         with self.lock:
@@ -217,6 +264,8 @@ def install() -> None:
         _patch_result_writer()
         _patch_s3_counter()
         _patch_start_time()
+        _patch_json_copies()
+        _patch_s3_clients()
         _installed = True
 
 
@@ -377,9 +426,7 @@ def _patch_result_writer() -> None:
     def handle_put_object(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:
         parameters = env.stack.pop()
         env.stack.pop()  # the children's outputs: written from the recorded child executions
-        s3 = boto_client_for(
-            service="s3", region=resource_runtime_part.region, state_credentials=state_credentials
-        )
+        s3 = _s3_client(resource_runtime_part.region, state_credentials)
         map_run_arn: str = env.map_run_record_pool_manager.get_all()[-1].map_run_arn
         stats = _require_active().map_run(map_run_arn)
         prefix = parameters.get("Prefix", "")
@@ -439,3 +486,32 @@ def _patch_start_time() -> None:
         return env
 
     ExecutionWorker._get_evaluation_environment = evaluation_environment
+
+
+def _patch_json_copies() -> None:
+    for name in _JSON_COPYING_MODULES:
+        module = importlib.import_module(name)
+        if getattr(module, "copy", None) is copy:
+            module.copy = _JsonCopyModule()  # type: ignore[attr-defined]
+
+
+def _s3_client(region: str, state_credentials: Any) -> Any:
+    """The run's S3 client for the ItemReader and ResultWriter (moto builds one per use)."""
+    run = _active
+    if run is None:
+        return boto_client_for(service="s3", region=region, state_credentials=state_credentials)
+    with run.lock:
+        client = run.s3_clients.get(region)
+        if client is None:
+            client = boto_client_for(
+                service="s3", region=region, state_credentials=state_credentials
+            )
+            run.s3_clients[region] = client
+    return client
+
+
+def _patch_s3_clients() -> None:
+    def get_s3_client(resource_runtime_part: Any, state_credentials: Any) -> Any:
+        return _s3_client(resource_runtime_part.region, state_credentials)
+
+    item_reader_s3.ResourceEvalS3._get_s3_client = staticmethod(get_s3_client)

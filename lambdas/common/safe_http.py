@@ -1088,13 +1088,17 @@ def make_async_client(
     resolver: Resolver | None = None,
     max_connections: int = 100,
     network_backend: httpcore.AsyncNetworkBackend | None = None,
+    keepalive_expiry: float = 5.0,
 ) -> httpx.AsyncClient:
-    """An httpx.AsyncClient over AsyncSafeTransport with a shared connection pool."""
+    """An httpx.AsyncClient over AsyncSafeTransport with a shared connection pool whose idle
+    connections are dropped after `keepalive_expiry` seconds."""
     transport = AsyncSafeTransport(
         allow_private_networks=settings.allow_private_networks,
         resolver=resolver,
         limits=httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=keepalive_expiry,
         ),
         network_backend=network_backend,
     )

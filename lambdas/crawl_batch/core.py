@@ -1,8 +1,12 @@
 """Crawling one batch: concurrent, polite, incremental, and safe (the pure core of CrawlBatch).
 
-One asyncio loop and one httpx.AsyncClient (SSRF-guarded transport, shared connection pool)
-per invocation. Per page: robots.txt verdict, per-host slot, conditional GET, then the
-response is judged:
+The crawl runs on one asyncio loop kept in a daemon thread for the life of the process, with
+one httpx.AsyncClient per client configuration (SSRF-guarded transport, shared connection
+pool): what a warm Lambda container keeps between invocations, instead of a new loop, client
+and TCP connection for every batch (that was most of a one-page batch's CPU). Tests that
+inject a resolver or network backend get a client of their own, as before.
+
+Per page: robots.txt verdict, per-host slot, conditional GET, then the response is judged:
 - 2xx: parsed if HTML/XHTML (other types: content type, size and a hash of the bytes), and
   the content hash decides new / changed / unchanged against `previous`;
 - 304: unchanged (validators and hash carried over from `previous`);
@@ -19,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import random
+import threading
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,6 +72,10 @@ MIN_ATTEMPT_S = 1.0  # do not start a retry with less time than this left
 DEFAULT_TIME_BUDGET_S = 840.0  # no Lambda context (local calls): 14 minutes
 MAX_PAGES_PER_BATCH = 1000
 MAX_ERROR_CHARS = 300
+WARM_POOL_CONNECTIONS = 200  # the most one batch's pool ever allowed (see crawl_pages)
+# Idle pooled connections are dropped after this: short, so a connection a server closed while
+# the container was frozen between invocations is rarely picked up again.
+WARM_KEEPALIVE_S = 2.0
 
 T = TypeVar("T")
 
@@ -421,17 +430,24 @@ class _BatchCrawl:
 
 
 async def crawl_pages(
-    pages: Sequence[PageTask], settings: Settings, options: CrawlOptions | None = None
+    pages: Sequence[PageTask],
+    settings: Settings,
+    options: CrawlOptions | None = None,
+    *,
+    client: httpx.AsyncClient | None = None,
 ) -> list[PageResult]:
     """Crawl the pages concurrently; one PageResult per page, in input order.
 
-    Raises TransientCrawlError only for a one-page batch whose page failed transiently, and
-    ConfigError when a configured selector is not valid CSS.
+    `client` is an already open client to crawl with (the warm one); without it the crawl
+    opens and closes its own. Raises TransientCrawlError only for a one-page batch whose page
+    failed transiently, and ConfigError when a configured selector is not valid CSS.
     """
     options = options or CrawlOptions()
     selectors = compile_selectors(settings.selectors)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(0.0, options.time_budget_s)
+    if client is not None:
+        return await _crawl_with(client, pages, settings, options, deadline, selectors)
     hosts = {_host(task["url"]) for task in pages}
     connections = max(10, min(200, len(hosts) * (settings.per_host_concurrency + 1)))
     async with make_async_client(
@@ -439,16 +455,101 @@ async def crawl_pages(
         resolver=options.resolver,
         max_connections=connections,
         network_backend=options.network_backend,
-    ) as client:
-        crawl = _BatchCrawl(
-            settings,
-            options,
-            single_page=len(pages) == 1,
-            deadline=deadline,
-            client=client,
-            selectors=selectors,
+    ) as own_client:
+        return await _crawl_with(own_client, pages, settings, options, deadline, selectors)
+
+
+async def _crawl_with(
+    client: httpx.AsyncClient,
+    pages: Sequence[PageTask],
+    settings: Settings,
+    options: CrawlOptions,
+    deadline: float,
+    selectors: tuple[Selector, ...],
+) -> list[PageResult]:
+    crawl = _BatchCrawl(
+        settings,
+        options,
+        single_page=len(pages) == 1,
+        deadline=deadline,
+        client=client,
+        selectors=selectors,
+    )
+    return list(await asyncio.gather(*(crawl.crawl(task) for task in pages)))
+
+
+class _WarmLoop:
+    """An event loop in a daemon thread and the clients it keeps, reused by every invocation
+    of this process. A client serves one invocation at a time, like the one client of a warm
+    Lambda container; the local engine runs several invocations at once (from its threads),
+    and each takes an idle client or opens one, as concurrent invocations on AWS each get a
+    container. (One pool shared by many concurrent batches would cost more: httpcore scans
+    every connection for every queued request.)"""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        # Idle clients by what a client fixes for its requests (the address guard, the
+        # headers); only ever touched on the loop's thread.
+        self._idle: dict[tuple[bool, str], list[httpx.AsyncClient]] = {}
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="crawl-batch-loop", daemon=True
         )
-        return list(await asyncio.gather(*(crawl.crawl(task) for task in pages)))
+        self._thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    async def crawl(
+        self, pages: Sequence[PageTask], settings: Settings, options: CrawlOptions
+    ) -> list[PageResult]:
+        key = (settings.allow_private_networks, settings.user_agent)
+        idle = self._idle.setdefault(key, [])
+        client = idle.pop() if idle else None
+        if client is None:
+            client = make_async_client(
+                settings, max_connections=WARM_POOL_CONNECTIONS, keepalive_expiry=WARM_KEEPALIVE_S
+            )
+        try:
+            return await crawl_pages(pages, settings, options, client=client)
+        finally:
+            idle.append(client)
+
+    async def _close_clients(self) -> None:
+        clients = [client for idle in self._idle.values() for client in idle]
+        self._idle = {}
+        for client in clients:
+            await client.aclose()
+
+    def close(self) -> None:
+        try:
+            self.run(self._close_clients())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=5)
+            if not self._thread.is_alive():
+                self.loop.close()
+
+
+_warm: _WarmLoop | None = None
+_warm_lock = threading.Lock()
+
+
+def _warm_loop() -> _WarmLoop:
+    global _warm
+    with _warm_lock:
+        if _warm is None:
+            _warm = _WarmLoop()
+        return _warm
+
+
+def release_warm_resources() -> None:
+    """Close the warm loop and its clients (the local engine calls this when a run's
+    container is discarded; on Lambda the container's end does it)."""
+    global _warm
+    with _warm_lock:
+        warm, _warm = _warm, None
+    if warm is not None:
+        warm.close()
 
 
 def _host(url: str) -> str:
@@ -476,7 +577,11 @@ def crawl_batch(
         resolver=base.resolver,
         network_backend=base.network_backend,
     )
-    results = run_coroutine(crawl_pages(event["pages"], settings, options))
+    if options.resolver is None and options.network_backend is None:
+        warm = _warm_loop()
+        results = warm.run(warm.crawl(event["pages"], settings, options))
+    else:
+        results = run_coroutine(crawl_pages(event["pages"], settings, options))
     return BatchResult(batch_id=event["batch_id"], results=results)
 
 
