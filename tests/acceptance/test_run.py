@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import collections
 import json
+import subprocess
 import uuid
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +255,79 @@ def test_human_output_of_a_failed_run_says_why(
     assert "FAILED" in done.stderr
     assert "FailureRatioExceeded: 1 of 1 attempted pages failed (100%)" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------- the report in Chromium
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+class PageRows(HTMLParser):
+    """The pages table of a rendered report: data-url -> (data-outcome, badge text)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, tuple[str, str]] = {}
+        self._url: str | None = None
+        self._in_badge = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        url = found.get("data-url")
+        if tag == "tr" and url:
+            self._url = url
+            self.rows[url] = (found.get("data-outcome") or "", "")
+        elif tag == "span" and self._url and "badge" in (found.get("class") or ""):
+            self._in_badge = True
+
+    def handle_data(self, data: str) -> None:
+        if self._in_badge and self._url:
+            self.rows[self._url] = (self.rows[self._url][0], data.strip())
+            self._in_badge = False
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tr":
+            self._url = None
+
+
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--window-size=1400,2400",
+)  # fmt: skip
+
+
+def chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    profile = tmp / "chromium-profile"
+    profile.mkdir(exist_ok=True)
+    return subprocess.run(
+        [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (make browser)")
+def test_report_opens_in_chromium_with_every_page_and_its_outcome(mixed: MixedRun) -> None:
+    workspace = mixed.workspace
+    run_id = mixed.done.json()["run_id"]
+    done = workspace.crawlmap("report", run_id, "-o", "report.html")
+    assert done.returncode == 0, done.stderr
+    report = (workspace.path / "report.html").resolve()
+
+    dom = chromium(workspace.path, "--dump-dom", report.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    rows = PageRows()
+    rows.feed(dom.stdout)
+    expected = {line["url"]: line["outcome"] for line in mixed.lines}
+    assert {url: outcome for url, (outcome, _) in rows.rows.items()} == expected
+    assert {url: badge for url, (_, badge) in rows.rows.items()} == expected
+
+    shot = workspace.path / "report.png"
+    taken = chromium(workspace.path, f"--screenshot={shot}", report.as_uri())
+    assert taken.returncode == 0, taken.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 20_000  # a rendered page, not a blank one

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import collections
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -125,12 +124,3 @@ def test_second_run_finds_unchanged_and_changed_pages(
     assert (summary["new"], summary["changed"], summary["unchanged"]) == (0, 1, 2)
     outcomes = collections.Counter(line["outcome"] for line in lines.values())
     assert outcomes == {"unchanged": 2, "changed": 1}
-
-
-def test_a_fresh_store_sees_new_pages_again(workspace: Workspace, site: Site, unique: str) -> None:
-    url = site.url(f"/page/{unique}")
-    assert workspace.run(url, db="one.db").returncode == 0
-    done = workspace.run(url, "--json", db="two.db")
-    assert done.json()["new"] == 1
-    shutil.rmtree(workspace.path / "home" / "runs")  # history of runs is not page state
-    assert workspace.run(url, "--json", db="one.db").json()["unchanged"] == 1
