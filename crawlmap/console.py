@@ -80,8 +80,15 @@ class CrawlProgress:
             if isinstance(result.get("run"), dict) and "page_count" in result["run"]:
                 self.total = int(result["run"]["page_count"])
             elif isinstance(result.get("results"), list):
+                earlier = event.get("retry_count")
+                earlier = earlier if isinstance(earlier, int) else 0
                 for page in result["results"]:
                     self.done += 1
+                    # attempts counts Step Functions' earlier tries too; the rest were the
+                    # handler's own retries inside a multi-page batch.
+                    attempts = page.get("attempts")
+                    if isinstance(attempts, int) and page.get("outcome") != "skipped":
+                        self.retried += max(0, attempts - earlier - 1)
                     if page.get("outcome") == "skipped":
                         self.skipped += 1
                     elif page.get("ok"):
@@ -118,7 +125,10 @@ def summary_table(summary: Mapping[str, Any], *, status: str, retried: int | Non
     table.add_row("failed", f"[red]{summary.get('failed')}[/]  ({ratio:.0%} of attempted pages)")
     table.add_row("skipped", f"[yellow]{summary.get('skipped')}[/]")
     if retried is not None:
-        table.add_row("retried", f"[magenta]{retried}[/] page attempts retried by Step Functions")
+        table.add_row(
+            "retried",
+            f"[magenta]{retried}[/] page attempts retried (by Step Functions, or inside a batch)",
+        )
     table.add_row("duration", f"{float(summary.get('duration_s') or 0):.1f} s")
     return table
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import json
+import re
 import subprocess
 import uuid
 from dataclasses import dataclass
@@ -168,6 +169,18 @@ def test_json_is_one_object_with_run_id_and_counts(mixed: MixedRun) -> None:
     assert {key: summary[key] for key in SUMMARY_COUNTS} == expected
     assert expected["total"] == 6
     assert (expected["ok"], expected["failed"]) == (4, 2)
+
+
+def test_progress_counts_every_page_and_every_retry(mixed: MixedRun) -> None:
+    """The progress bar (stderr) ends at all pages done, with each retried attempt counted,
+    whether Step Functions retried it (one-page batches) or the handler did (bigger ones)."""
+    found = re.findall(
+        r"(\d+)/(\d+) (\d+) ok (\d+) failed (\d+) skipped (\d+) retried", mixed.done.stderr
+    )
+    assert found, mixed.done.stderr[-2000:]
+    done, total, ok, failed, skipped, retried = map(int, found[-1])
+    assert (done, total, ok, failed, skipped) == (6, 6, 4, 2, 0)
+    assert retried == sum(line["attempts"] - 1 for line in mixed.lines)
 
 
 def test_run_folder_matches_the_output(mixed: MixedRun) -> None:
