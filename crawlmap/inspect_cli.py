@@ -395,8 +395,20 @@ def cmd_history(args: argparse.Namespace) -> int:
         )
     if run.results:
         counts = _page_counts(run.results)
-        detail = ", ".join(f"{k} {v}" for k, v in counts.items() if k not in ("total", "ok"))
-        print(f"\nPages (results.jsonl): {counts['total']} total, ok {counts['ok']} ({detail})")
+        # ok pages are new, changed or unchanged; failed and skipped pages are not ok.
+        fetched = ", ".join(
+            f"{k} {counts[k]}" for k in ("new", "changed", "unchanged") if counts.get(k)
+        )
+        others = "".join(
+            f", {k} {v}"
+            for k, v in counts.items()
+            if k not in ("total", "ok", "new", "changed", "unchanged")
+        )
+        print(
+            f"\nPages (results.jsonl): {counts['total']} total, ok {counts['ok']}"
+            + (f" ({fetched})" if fetched else "")
+            + others
+        )
     return 0
 
 

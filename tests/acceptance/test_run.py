@@ -205,6 +205,7 @@ def test_history_shows_the_states_retries_and_pages(mixed: MixedRun) -> None:
     assert done.returncode == 0, done.stderr
     for state in ("ListPages", "ChooseMode", "CrawlPages", "StoreAndNotify", "Succeeded"):
         assert state in done.stdout
+    assert "Pages (results.jsonl): 6 total, ok 4 (new 4), failed 2" in done.stdout
     if mixed.batch_size == "1":  # one page per iteration: Step Functions retries show
         assert "retried" in done.stdout
         assert "caught" in done.stdout

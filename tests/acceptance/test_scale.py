@@ -40,6 +40,7 @@ def crawl(workspace: Workspace, pages_file: Path, db: str, *options: str) -> tup
         "--pages-file", str(pages_file), "--json", "--quiet", "--output", out, *options, db=db
     )
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # --quiet: nothing on stderr (no Lambda-side warnings either)
     return done, workspace.lines(out)
 
 
