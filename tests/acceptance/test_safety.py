@@ -124,3 +124,18 @@ def test_second_run_finds_unchanged_and_changed_pages(
     assert (summary["new"], summary["changed"], summary["unchanged"]) == (0, 1, 2)
     outcomes = collections.Counter(line["outcome"] for line in lines.values())
     assert outcomes == {"unchanged": 2, "changed": 1}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open bug (lambdas/crawl_batch/robots.py): when robots.txt cannot be fetched at all"
+    " (connection refused, DNS failure) every page is 'skipped' and the run succeeds",
+)
+def test_a_site_that_is_down_fails_the_run(workspace: Workspace) -> None:
+    """Nothing listens on 127.0.0.1:1: the pages cannot be crawled, so they are failures
+    (RFC 9309's 'unreachable means disallow' is about a server that answers with errors)."""
+    urls = ["http://127.0.0.1:1/a", "http://127.0.0.1:1/b"]
+    done = workspace.run(*urls, "--json", "--quiet", "--output", "pages.jsonl")
+    lines = workspace.lines("pages.jsonl")
+    assert {line["outcome"] for line in lines} == {"failed"}
+    assert done.returncode != 0
