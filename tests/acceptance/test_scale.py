@@ -20,7 +20,8 @@ LINE_KEYS = ("url", "final_url", "ok", "outcome", "status", "title", "error")
 
 
 def site_pages(site: Site, name: str, pages: int) -> list[str]:
-    """`pages` unique pages: mostly fine, 2% 404, 1% disallowed, 1% redirected, plus duplicates."""
+    """`pages` unique pages: mostly fine, 2% 404, 1% 500, 1% disallowed, 1% redirected, and
+    duplicates (exact and with a fragment)."""
     urls = []
     for i in range(pages):
         if i % 50 == 7:
@@ -29,6 +30,8 @@ def site_pages(site: Site, name: str, pages: int) -> list[str]:
             urls.append(site.url(f"/private/{name}-{i}"))
         elif i % 100 == 21:
             urls.append(site.url(f"/hop/2/{name}-{i}"))
+        elif i % 100 == 37:
+            urls.append(site.url(f"/status/500/{name}-{i}"))
         else:
             urls.append(site.url(f"/page/{name}-{i}"))
     return urls + urls[:10] + [url + "#again" for url in urls[10:20]]
@@ -76,7 +79,7 @@ def check_distributed_equals_other(
         k: v for k, v in baseline.items() if k not in PER_RUN_KEYS
     }
     assert distributed["total"] == pages
-    assert distributed["failed"] == sum(1 for i in range(pages) if i % 50 == 7)
+    assert distributed["failed"] == sum(1 for i in range(pages) if i % 50 == 7 or i % 100 == 37)
     assert distributed["skipped"] == sum(1 for i in range(pages) if i % 100 == 13)
 
     types = history_types(workspace, distributed["run_id"])
