@@ -4,6 +4,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
 from lambdas.common.models import BatchResult, PageResult
 from lambdas.common.observability import MetricUnit, logger, metrics
 from lambdas.common.settings import Settings
@@ -22,6 +24,8 @@ _METRICS_LOCK = threading.Lock()
 
 def publish_metrics(results: Sequence[PageResult]) -> dict[str, int]:
     counts = dict(summarize(results))
+    if is_metrics_disabled():  # POWERTOOLS_METRICS_DISABLED (the local engine): nothing to emit
+        return counts
     with _METRICS_LOCK:
         metrics.add_metric(name="PagesOk", unit=MetricUnit.Count, value=counts["ok"])
         metrics.add_metric(name="PagesFailed", unit=MetricUnit.Count, value=counts["failed"])

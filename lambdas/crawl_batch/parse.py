@@ -7,6 +7,7 @@ Decoding follows the browser order: byte-order mark, then the Content-Type chars
 from __future__ import annotations
 
 import codecs
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -150,11 +151,17 @@ class Selector:
 def compile_selectors(selectors: Mapping[str, str]) -> tuple[Selector, ...]:
     """Parse the configured selectors ("css" -> text, "css@attr" -> attribute) once.
 
-    Raises ConfigError naming the selector when lexbor cannot parse it.
+    Raises ConfigError naming the selector when lexbor cannot parse it. Compiled once per
+    distinct configuration (every invocation of a container has the same one).
     """
+    return _compiled(tuple(selectors.items()))
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(selectors: tuple[tuple[str, str], ...]) -> tuple[Selector, ...]:
     probe = LexborHTMLParser("<html></html>")
     compiled: list[Selector] = []
-    for name, spec in selectors.items():
+    for name, spec in selectors:
         css, attribute = spec, None
         head, sep, tail = spec.rpartition("@")
         if sep and head.strip() and _ATTRIBUTE.match(tail.strip()):
