@@ -11,6 +11,7 @@ each test's home starts from, so only the first run pays for `cdk synth` (jsii, 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -96,12 +97,22 @@ def site() -> Iterator[Site]:
 
 @pytest.fixture(scope="session")
 def template_cache(tmp_path_factory: pytest.TempPathFactory, site: Site) -> Path:
-    """A home whose cache holds the synthesized template (one real `crawlmap run` made it)."""
-    warm = Workspace(tmp_path_factory.mktemp("warm"))
-    done = warm.crawlmap("run", "--quiet", "--db", "warm.db", site.url("/page/warm-up"))
-    assert done.returncode == 1, done.stderr  # refused: no --allow-private-networks here
+    """A home whose cache holds the synthesized template (one real `crawlmap run` made it).
+
+    Under pytest-xdist the workers share one basetemp parent: the first worker synthesizes,
+    the others wait on a lock and reuse its cache (a synth costs ~10 s of CPU).
+    """
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    warm = Workspace(shared / "acceptance-warm-up")
     cache = warm.home / "cache"
-    assert any(cache.glob("template-*.json")), done.stderr
+    with (shared / "acceptance-warm-up.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not any(cache.glob("template-*.json")):
+            warm.path.mkdir(exist_ok=True)
+            done = warm.crawlmap("run", "--quiet", "--db", "warm.db", site.url("/page/warm-up"))
+            assert done.returncode == 1, done.stderr  # refused: no --allow-private-networks
+            assert any(cache.glob("template-*.json")), done.stderr
     return cache
 
 
