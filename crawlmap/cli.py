@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from crawlmap.console import CrawlProgress, results_table, summary_table, where_
 from crawlmap.engine.errors import EngineError
 from crawlmap.engine.runner import EngineOptions, RunRecord, run_execution
 from crawlmap.engine.runs import crawlmap_home, find_run_dir, read_json
-from crawlmap.engine.template import load_template
+from crawlmap.engine.template import function_specs, load_template
 from crawlmap.inspect_cli import add_inspect_commands
 from lambdas.common import env
 from lambdas.common.errors import ConfigError
@@ -118,6 +118,17 @@ def synthesized_template(
         return load_template(crawlmap_home() / "cache", template_path=Path(template_path))
     with console.status("synthesizing the CDK app (cached after the first time)"):
         return load_template(crawlmap_home() / "cache", context)
+
+
+def max_pages_of(template: Mapping[str, Any]) -> int | None:
+    """ListPages' page limit (cdk.json max_pages) as the synthesized template sets it."""
+    for spec in function_specs(template).values():
+        if spec.handler.startswith("lambdas.list_pages."):
+            try:
+                return int(spec.environment.get(env.MAX_PAGES))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                return None
+    return None
 
 
 def engine_options(args: argparse.Namespace, on_invocation: Any) -> EngineOptions:
@@ -218,6 +229,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     progress = CrawlProgress(console, enabled=not args.quiet)
     options = engine_options(args, progress)
+    limit = max_pages_of(options.template or {})
+    if limit is not None and len(pages) > limit:  # ListPages would refuse the whole run
+        raise UsageError(
+            f"{len(pages)} pages to crawl, more than max_pages allows ({limit}; set it in "
+            "cdk.json under crawlmap.max_pages)"
+        )
     with progress:
         record = run_execution(payload, options)
     if args.output:

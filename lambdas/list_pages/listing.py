@@ -91,7 +91,8 @@ def canonical_pages(
         unique[url] = None
         if len(unique) > max_pages:
             raise InvalidInputError(
-                source_field, f"has more than {max_pages} pages (the {env.MAX_PAGES} limit)"
+                source_field,
+                f"has more than {max_pages} pages (the max_pages setting, {env.MAX_PAGES})",
             )
     if not unique:
         raise InvalidInputError(source_field, "lists no pages")

@@ -82,3 +82,14 @@ def test_output_into_a_closed_pipe_is_quiet(one_run: Workspace, command: list[st
     process.wait(timeout=60)
     assert "Traceback" not in stderr
     assert "Broken pipe" not in stderr
+
+
+def test_more_pages_than_max_pages_is_refused_before_running(workspace: Workspace) -> None:
+    pages = workspace.path / "many.txt"
+    pages.write_text("".join(f"http://127.0.0.1:9/p{i}\n" for i in range(100_001)))
+    done = workspace.crawlmap("run", "--db", "store.db", "--pages-file", str(pages))
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "max_pages" in done.stderr
+    assert "100000" in done.stderr
+    assert not (workspace.home / "runs").exists()
