@@ -21,8 +21,8 @@ from rich.console import Console
 from crawlmap.console import CrawlProgress, results_table, summary_table, where_table
 from crawlmap.engine.errors import EngineError
 from crawlmap.engine.runner import EngineOptions, RunRecord, run_execution
-from crawlmap.engine.runs import crawlmap_home, find_run_dir, read_json
-from crawlmap.engine.template import function_specs, load_template
+from crawlmap.engine.runs import crawlmap_home, find_run_dir, read_json, write_json
+from crawlmap.engine.template import definition_of, function_specs, load_template
 from crawlmap.inspect_cli import add_inspect_commands
 from lambdas.common import env
 from lambdas.common.errors import ConfigError
@@ -153,6 +153,20 @@ def engine_options(args: argparse.Namespace, on_invocation: Any) -> EngineOption
 # ------------------------------------------------------------------------ output
 
 
+def save_definition(record: RunRecord, template: Mapping[str, Any] | None) -> None:
+    """definition.json in the run folder (the loader reads it, as for deployed runs), so the
+    report draws the whole state graph as the console does, states that did not run included."""
+    target = record.run_dir / "definition.json"
+    if template is None or target.exists() or not record.run_dir.is_dir():
+        return
+    try:
+        # The graph needs the structure only: resources keep their logical ids.
+        definition = definition_of(template, lambda logical_id, attribute: logical_id)
+    except (EngineError, ValueError):
+        return
+    write_json(target, definition)
+
+
 def output_rows(record: RunRecord, pages: Sequence[str]) -> list[dict[str, Any]]:
     """One row per input page (every page exactly once), then any other result of the run."""
     by_url = {str(r["url"]): r for r in record.results}
@@ -237,6 +251,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     with progress:
         record = run_execution(payload, options)
+    save_definition(record, options.template)
     if args.output:
         write_output(args.output, output_rows(record, pages))
     if args.json:
@@ -281,6 +296,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         with progress:
             record = run_execution({"sitemap": site.url("/sitemap.xml"), "batch_size": 1}, options)
+    save_definition(record, template)
     order = {f"{site.base}{path}": i for i, path in enumerate(site.demo_paths())}
     rows = sorted(record.results, key=lambda r: order.get(r["url"], len(order)))
     console.print(results_table(rows, base=site.base))

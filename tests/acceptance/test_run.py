@@ -338,6 +338,10 @@ def test_report_opens_in_chromium_with_every_page_and_its_outcome(mixed: MixedRu
 
     dom = chromium(workspace.path, "--dump-dom", report.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
+    # The whole state graph, as the console draws it: states that did not run included.
+    assert "states from the definition" in dom.stdout
+    for state in ("CrawlPagesDistributed", "InvalidInput", "RunFailed"):
+        assert f">{state}<" in dom.stdout, state
     rows = PageRows()
     rows.feed(dom.stdout)
     expected = {line["url"]: line["outcome"] for line in mixed.lines}
