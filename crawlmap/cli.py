@@ -258,10 +258,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps(json_summary(record)))
     elif not args.quiet:
         print_outcome(console, record, progress)
+    reasons = [str(r.get("error") or "") for r in record.results] + [str(record.cause or "")]
     if not args.allow_private_networks and any(
-        str(r.get("error") or "").startswith("refused: ") and "address" in str(r.get("error"))
-        for r in record.results
-    ):
+        "refused: " in reason and "address" in reason for reason in reasons
+    ):  # a page, or the sitemap ListPages could not fetch
         console.print(
             "[yellow]hint:[/] pages on this machine or a private network are refused by "
             "default (SSRF guard); pass --allow-private-networks to crawl them"

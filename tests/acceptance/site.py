@@ -15,6 +15,8 @@ the requests each path received, so a test can tell what the crawler really did:
   /huge-stream/<name>       streams 32 MiB of HTML with no Content-Length
   /bomb/<name>              a gzip bomb: 40 KiB on the wire, 256 MiB inflated
   /robots.txt               Disallow: /private/
+  /sitemap.xml              lists SITEMAP_PATHS (/sitemap.xml.gz: the same, gzipped;
+                            /sitemap-index.xml: an index naming /sitemap.xml.gz)
   /__hits                   the request counts so far, as JSON
 
 Run it by hand: `python -m tests.acceptance.site` prints its base URL and serves until ^C.
@@ -38,6 +40,12 @@ from typing import Any
 LAST_MODIFIED = "Tue, 03 Nov 2026 10:00:00 GMT"
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
 MIB = 1024 * 1024
+SITEMAP_PATHS = (
+    "/page/sitemap-1",
+    "/page/sitemap-2",
+    "/status/404/sitemap-3",
+    "/private/sitemap-4",
+)
 
 
 def _bomb(inflated_mib: int) -> bytes:
@@ -132,6 +140,8 @@ class Site:
             with self._lock:
                 body = json.dumps(dict(self.hits)).encode()
             self._send(request, 200, body, "application/json")
+        elif kind in ("sitemap.xml", "sitemap.xml.gz", "sitemap-index.xml"):
+            self._sitemap(request, kind)
         elif path == "/robots.txt":
             self._send(request, 200, ROBOTS, "text/plain")
         elif kind == "page" and len(parts) == 2:
@@ -177,6 +187,25 @@ class Site:
             self._write(request, body)
         else:
             self._send(request, 404, html_page("Not found", path))
+
+    def _sitemap(self, request: BaseHTTPRequestHandler, kind: str) -> None:
+        if kind == "sitemap-index.xml":
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>'
+                '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                f"<sitemap><loc>{self.url('/sitemap.xml.gz')}</loc></sitemap></sitemapindex>"
+            ).encode()
+            self._send(request, 200, body, "application/xml")
+            return
+        locs = "".join(f"<url><loc>{self.url(path)}</loc></url>" for path in SITEMAP_PATHS)
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>'
+        ).encode()
+        if kind.endswith(".gz"):
+            self._send(request, 200, gzip.compress(body), "application/gzip")
+        else:
+            self._send(request, 200, body, "application/xml")
 
     def _validated_page(self, request: BaseHTTPRequestHandler, name: str) -> None:
         body = html_page(f"Page {name}", f"the text of page {name}")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.acceptance.conftest import Workspace
-from tests.acceptance.site import Site
+from tests.acceptance.site import SITEMAP_PATHS, Site
 
 TIME = Path("/usr/bin/time")
 MIB = 1024 * 1024
@@ -139,3 +139,26 @@ def test_a_site_that_is_down_fails_the_run(workspace: Workspace) -> None:
     lines = workspace.lines("pages.jsonl")
     assert {line["outcome"] for line in lines} == {"failed"}
     assert done.returncode != 0
+
+
+def test_sitemap_index_with_a_gzipped_sitemap(workspace: Workspace, site: Site) -> None:
+    done = workspace.run("--sitemap", site.url("/sitemap-index.xml"), "--output", "pages.jsonl")
+    assert done.returncode == 0, done.stderr
+    lines = {line["url"]: line for line in workspace.lines("pages.jsonl")}
+    assert set(lines) == {site.url(path) for path in SITEMAP_PATHS}
+    outcomes = {path: lines[site.url(path)]["outcome"] for path in SITEMAP_PATHS}
+    assert outcomes == {
+        "/page/sitemap-1": "new",
+        "/page/sitemap-2": "new",
+        "/status/404/sitemap-3": "failed",
+        "/private/sitemap-4": "skipped",
+    }
+
+
+def test_a_loopback_sitemap_is_refused_without_the_opt_in(workspace: Workspace, site: Site) -> None:
+    done = workspace.crawlmap("run", "--db", "store.db", "--sitemap", site.url("/sitemap.xml"))
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "InvalidInput" in done.stderr
+    assert "loopback" in done.stderr
+    assert "--allow-private-networks" in done.stderr
