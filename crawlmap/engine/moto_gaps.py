@@ -113,17 +113,18 @@ _JSON_COPYING_MODULES = (
     "moto.stepfunctions.parser.asl.component.state.exec.state_map.state_map",
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service",
 )
-_ATOMS = (str, int, float, bool, type(None))
+_ATOMS = frozenset({str, int, float, bool, type(None)})
 
 
 def json_copy(value: Any) -> Any:
     """A deep copy of a JSON tree (dict, list, str, numbers, bool, None) without
     copy.deepcopy's memo; any other object inside is copied by copy.deepcopy."""
     kind = type(value)
+    # Leaves (most of a tree's nodes) are taken as they are, without a call each.
     if kind is dict:
-        return {key: json_copy(item) for key, item in value.items()}
+        return {k: v if type(v) in _ATOMS else json_copy(v) for k, v in value.items()}
     if kind is list:
-        return [json_copy(item) for item in value]
+        return [v if type(v) in _ATOMS else json_copy(v) for v in value]
     if kind in _ATOMS:
         return value
     return copy.deepcopy(value)
