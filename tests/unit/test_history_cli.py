@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -140,15 +142,39 @@ def test_history_arn_fetches_with_pagination_and_saves_a_run_folder(tmp_path: Pa
     assert main(["cost", str(folder), "--json"]) == 0
 
 
-def test_history_arn_on_a_distributed_run_reads_the_map_run(tmp_path: Path) -> None:
-    """moto's DescribeMapRun gives the child count; its ListExecutions(mapRunArn) is not
-    implemented, which the fetch survives with a note (AWS implements it)."""
+def fetch_distributed_run(save_dir: str) -> None:
+    """Run a distributed execution in moto and fetch it into `save_dir` (see the test below)."""
     pages = [f"{SITE}/d{i}" for i in range(6)]
     fake = FakeCrawl({}, batch_size=2, mode="distributed")
     with moto_stepfunctions(fake) as sfn:
         arn, _, _, _ = execute(sfn, "dist-run", {"pages": pages}, definition())
         lambda_client = boto3.client("lambda", region_name="us-east-1")
-        folder = fetch_execution(arn, save_dir=tmp_path / "saved", lambda_client=lambda_client)
+        fetch_execution(arn, save_dir=Path(save_dir), lambda_client=lambda_client)
+
+
+def test_history_arn_on_a_distributed_run_reads_the_map_run(tmp_path: Path) -> None:
+    """moto's DescribeMapRun gives the child count; its ListExecutions(mapRunArn) is not
+    implemented, which the fetch survives with a note (AWS implements it).
+
+    The execution runs in a fresh interpreter: once a local engine run has happened in this
+    process (another test under pytest-xdist), the engine's process-wide moto patches
+    expect an active engine run in moto's distributed Map.
+    """
+    folder = tmp_path / "saved"
+    code = (
+        "import sys; from tests.unit.test_history_cli import fetch_distributed_run; "
+        "fetch_distributed_run(sys.argv[1])"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(folder)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["mode"] == "distributed"
     assert meta["distributed"]["child_executions"] == 3  # one child per batch of two
