@@ -22,6 +22,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.peers: list[tuple[str, int]] = []
+        self.cookies_sent: list[str | None] = []
         self.lock = threading.Lock()
         self.hold = threading.Event()  # set: answer at once; clear: wait for it (concurrency)
         self.hold.set()
@@ -35,11 +36,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         with self.server.lock:
             self.server.peers.append(self.client_address)
+            self.server.cookies_sent.append(self.headers.get("Cookie"))
         self.server.hold.wait(5)
         body = b"<html><head><title>warm</title></head><body><h1>hi</h1></body></html>"
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
+        self.send_header("Set-Cookie", "session=abc; Path=/")
         self.end_headers()
         self.wfile.write(body)
 
@@ -74,6 +77,7 @@ def test_consecutive_batches_reuse_one_connection_until_released() -> None:
             assert [page["title"] for page in result["results"]] == ["warm"]
         assert len(server.peers) == 3
         assert len(set(server.peers)) == 1  # one kept-alive connection served all three
+        assert server.cookies_sent == [None, None, None]  # a warm client remembers no cookie
         release_warm_resources()
         crawl_batch(_batch(server, 3), LOCAL)
         assert len(set(server.peers)) == 2  # released: the next batch connects anew
