@@ -27,6 +27,7 @@ from crawlmap.inspect_cli import add_inspect_commands
 from lambdas.common import env
 from lambdas.common.errors import ConfigError
 from lambdas.common.urls import UrlError, canonicalize
+from lambdas.list_pages.execution_input import BATCH_SIZE_RANGE, DISTRIBUTED_THRESHOLD_RANGE
 
 MAX_INLINE_CONCURRENCY = 40  # Step Functions' inline Map runs at most 40 iterations at once
 
@@ -369,10 +370,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="inline Map concurrency (cdk.json max_concurrency; re-synthesizes once)",
     )
-    run.add_argument("--batch-size", type=_int_in(1, 100), metavar="N", help="pages per batch")
+    run.add_argument(
+        "--batch-size", type=_int_in(*BATCH_SIZE_RANGE), metavar="N", help="pages per batch"
+    )
     run.add_argument(
         "--distributed-threshold",
-        type=_int_in(1, 1_000_000),
+        type=_int_in(*DISTRIBUTED_THRESHOLD_RANGE),
         metavar="N",
         help="take the distributed Map for more than N pages (also taken when the batches"
         " would not fit in the state payload, over roughly 260 pages)",

@@ -24,7 +24,7 @@ OK_URL = "http://127.0.0.1:9/page"  # never fetched: every case below stops befo
         (["http://127.0.0.1:99999/"], ["port", "99999"]),
         (["http://example.com/" + "a" * 2100], ["2083"]),
         (["--max-concurrency", "41", OK_URL], ["--max-concurrency"]),
-        (["--distributed-threshold", "-5", OK_URL], ["--distributed-threshold"]),
+        (["--distributed-threshold", "-5", OK_URL], ["--distributed-threshold", "between 0 and"]),
         (["--output", "no/such/dir/out.jsonl", OK_URL], ["--output"]),
         (["--sitemap", "ftp://example.com/sitemap.xml"], ["--sitemap", "ftp"]),
         ([], ["nothing to crawl"]),
