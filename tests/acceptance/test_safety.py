@@ -162,3 +162,16 @@ def test_a_loopback_sitemap_is_refused_without_the_opt_in(workspace: Workspace, 
     assert "InvalidInput" in done.stderr
     assert "loopback" in done.stderr
     assert "--allow-private-networks" in done.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (lambdas/crawl_batch/robots.py): robots.txt is fetched once per CrawlBatch"
+    " invocation (README), issue 4 asks for once per origin per run",
+)
+def test_robots_txt_is_fetched_once_per_run(workspace: Workspace, site: Site, unique: str) -> None:
+    before = site.hits["/robots.txt"]
+    urls = [site.url(f"/page/{unique}-{i}") for i in range(5)]
+    done = workspace.run(*urls, "--batch-size", "1", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert site.hits["/robots.txt"] - before == 1
