@@ -42,6 +42,11 @@ def canonicalize(url: str, tracking_params: Iterable[str] = DEFAULT_TRACKING_PAR
         raise UrlError("credentials in URLs are not allowed")
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
+    else:
+        try:  # empty or over-long labels ("a..b") would only fail later, inside the fetch
+            host.encode("idna")
+        except UnicodeError:
+            raise UrlError(f"{host!r} is not a valid host name") from None
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     drop = {p.lower() for p in tracking_params}
     query = [
