@@ -95,6 +95,7 @@ class CrawlmapConfig:
     allow_private_networks: bool = False
     obey_robots: bool = True
     selectors: Mapping[str, str] = field(default_factory=dict)
+    tracking_params: tuple[str, ...] = ()
     run_ttl_days: int = 90
     alarms: AlarmConfig = field(default_factory=AlarmConfig)
     execution_timeout_minutes: int = 120
@@ -243,6 +244,16 @@ def _selectors(key: str, value: Any) -> Mapping[str, str]:
     return dict(raw)
 
 
+def _tracking_params(key: str, value: Any) -> tuple[str, ...]:
+    """Query parameters dropped from URLs before dedupe (utm_* and click ids always are)."""
+    if not isinstance(value, list | tuple):
+        raise ConfigError(key, f"expected a list of query parameter names, got {value!r}")
+    for index, name in enumerate(value):
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-\[\]]{1,64}", name):
+            raise ConfigError(f"{key}[{index}]", f"not a query parameter name: {name!r}")
+    return tuple(value)
+
+
 def _email(key: str, value: Any) -> str | None:
     if value is None or value == "":
         return None
@@ -325,6 +336,7 @@ def load_config(context: Mapping[str, Any]) -> CrawlmapConfig:
         allow_private_networks=_bool(f"{k}.allow_private_networks", get("allow_private_networks")),
         obey_robots=_bool(f"{k}.obey_robots", get("obey_robots")),
         selectors=_selectors(f"{k}.selectors", get("selectors")),
+        tracking_params=_tracking_params(f"{k}.tracking_params", get("tracking_params")),
         run_ttl_days=_int(f"{k}.run_ttl_days", get("run_ttl_days"), 1, 3650),
         alarms=_alarms(f"{k}.alarms", raw.get("alarms", {})),
         execution_timeout_minutes=_int(

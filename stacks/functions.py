@@ -66,7 +66,12 @@ class Functions(Construct):
                 env.MAX_PAGES: str(config.max_pages),
                 env.DEFAULT_SOURCE: json.dumps(dict(config.default_source), sort_keys=True),
                 env.DISTRIBUTED_THRESHOLD: str(config.distributed_threshold),
-            },
+            }
+            | (
+                {env.TRACKING_PARAMS: ",".join(config.tracking_params)}
+                if config.tracking_params
+                else {}
+            ),
         )
         self.crawl_batch = self._function(
             "CrawlBatch",

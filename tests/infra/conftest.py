@@ -33,6 +33,7 @@ VARIANT_OVERRIDES: dict[str, Any] = {
     "failure_ratio": 0.2,
     "log_retention_days": 90,
     "alarms": {"function_errors": 3, "period_minutes": 15},
+    "tracking_params": ["ref", "session_id"],
 }
 
 

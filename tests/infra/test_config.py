@@ -62,6 +62,8 @@ def test_defaults_agree_with_the_functions_own_defaults() -> None:
         ({"encryption": "none"}, "crawlmap.encryption", "aws_managed, customer_managed"),
         ({"notification_email": "not-an-email"}, "crawlmap.notification_email", "e-mail"),
         ({"obey_robots": "yes"}, "crawlmap.obey_robots", "true or false"),
+        ({"tracking_params": "ref"}, "crawlmap.tracking_params", "list of query parameter names"),
+        ({"tracking_params": ["ok", "a b"]}, "crawlmap.tracking_params[1]", "not a query"),
         ({"schedule": {"expression": "every day"}}, "crawlmap.schedule.expression", "cron("),
         ({"schedule": {"input": {"pages": "x"}}}, "crawlmap.schedule.input.pages", "list"),
         ({"schedule": {"input": {"oops": 1}}}, "crawlmap.schedule.input.oops", "unknown key"),

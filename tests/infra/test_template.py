@@ -147,6 +147,8 @@ def test_function_environment_uses_the_shared_names(synthesized: Synthesized) ->
     assert by_handler["list_pages"][env.TABLE_NAME] == table
     assert by_handler["list_pages"][env.BATCH_SIZE] == "10"
     assert by_handler["list_pages"][env.DISTRIBUTED_THRESHOLD] == "500"
+    assert by_handler["list_pages"][env.DISTRIBUTED_BATCH_SIZE] == "100"
+    assert env.TRACKING_PARAMS not in by_handler["list_pages"]  # only the built-in ones
     assert json.loads(by_handler["list_pages"][env.DEFAULT_SOURCE]) == {
         "pages": ["https://example.com/"]
     }
@@ -157,6 +159,15 @@ def test_function_environment_uses_the_shared_names(synthesized: Synthesized) ->
     assert not {env.TABLE_NAME, env.BUCKET_NAME, env.TOPIC_ARN} & set(by_handler["crawl_batch"])
     assert by_handler["store_and_notify"][env.TOPIC_ARN]["Ref"].startswith("NotificationsRunTopic")
     assert by_handler["store_and_notify"][env.RUN_TTL_DAYS] == "90"
+
+
+def test_configured_tracking_params_reach_list_pages(variant: Synthesized) -> None:
+    (list_pages,) = [
+        f["Properties"]["Environment"]["Variables"]
+        for f in variant.resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "lambdas.list_pages.handler.handler"
+    ]
+    assert list_pages[env.TRACKING_PARAMS] == "ref,session_id"
 
 
 def test_state_machine_is_standard_logged_traced_and_bounded(template: Template) -> None:
