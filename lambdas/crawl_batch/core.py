@@ -64,7 +64,7 @@ from lambdas.crawl_batch.parse import (
     extract_page,
     is_html,
 )
-from lambdas.crawl_batch.robots import ALLOW_ALL, RobotsCache, RobotsRules
+from lambdas.common.robots import ALLOW_ALL, RobotsCache, RobotsRules
 
 MAX_ATTEMPTS_IN_HANDLER = 3  # multi-page batches: first try + 2 retries
 RETRY_BACKOFF_S = (0.5, 1.0)
