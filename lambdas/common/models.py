@@ -18,9 +18,19 @@ class PreviousState(TypedDict):
     content_hash: str | None
 
 
+class RobotsVerdict(TypedDict):
+    """What ListPages read in the page's robots.txt (once per origin per run)."""
+
+    allowed: bool
+    reason: str | None  # why not, e.g. "robots.txt disallows"
+    crawl_delay: float | None  # seconds, already capped by max_crawl_delay
+
+
 class PageTask(TypedDict):
     url: str  # canonical URL: the page's identity everywhere
     previous: PreviousState | None  # None: never fetched successfully before -> "new"
+    # Absent when robots.txt is not obeyed, or ListPages could not read it: CrawlBatch reads it.
+    robots: NotRequired[RobotsVerdict]
 
 
 class Batch(TypedDict):

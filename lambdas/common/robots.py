@@ -1,8 +1,13 @@
-"""robots.txt per origin (RFC 9309), parsed with Protego, fetched once per invocation.
+"""robots.txt per origin (RFC 9309), parsed with Protego.
+
+ListPages reads each origin's robots.txt once per run and sends its verdict with every page
+(PageTask.robots); CrawlBatch reads it itself, once per invocation, only for origins without
+a verdict (robots.txt was unavailable to ListPages) and for redirect targets on other origins.
 
 2xx: the rules apply. 4xx (except 429): no rules, everything allowed. 429, 5xx or
-unreachable: everything disallowed until a later run sees it again. An address the SSRF
-guard refuses is not a robots question: the page's own fetch fails with the refusal.
+unreachable: everything disallowed (RFC 9309), and `unavailable` is set: the pages are then
+failures (not crawled because of an error), not robots.txt skips. An address the SSRF guard
+refuses is not a robots question: the page's own fetch fails with the refusal.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ class RobotsRules:
     parser: Protego | None  # None: no rules (allow all) or blocked (see disallow_reason)
     disallow_reason: str | None = None  # set when everything is disallowed
     crawl_delay: float | None = None
+    unavailable: bool = False  # no usable answer (429, 5xx, no response): disallow, as a failure
 
     def verdict(self, url: str, user_agent: str) -> str | None:
         """None when `url` may be fetched, else the reason it may not."""
@@ -93,11 +99,15 @@ class RobotsCache:
         except AddressRefusedError:
             return ALLOW_ALL
         except FetchError as exc:
-            return RobotsRules(None, f"robots.txt unreachable ({exc.reason}): disallow all")
+            return RobotsRules(
+                None, f"robots.txt unreachable ({exc.reason}): not crawled", unavailable=True
+            )
         status = response.status
         if 200 <= status < 300:
             text = response.body.decode("utf-8", errors="replace")
             return rules_from_text(text, self._user_agent, self._max_crawl_delay)
         if 400 <= status < 500 and status != 429:
             return ALLOW_ALL
-        return RobotsRules(None, f"robots.txt unavailable (HTTP {status}): disallow all")
+        return RobotsRules(
+            None, f"robots.txt unavailable (HTTP {status}): not crawled", unavailable=True
+        )

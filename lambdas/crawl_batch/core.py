@@ -41,9 +41,11 @@ from lambdas.common.models import (
     PageResult,
     PageTask,
     PreviousState,
+    RobotsVerdict,
     unmeasured_result,
 )
 from lambdas.common.observability import logger
+from lambdas.common.robots import ALLOW_ALL, RobotsCache, RobotsRules
 from lambdas.common.safe_http import (
     FetchError,
     FetchLimits,
@@ -64,7 +66,6 @@ from lambdas.crawl_batch.parse import (
     extract_page,
     is_html,
 )
-from lambdas.common.robots import ALLOW_ALL, RobotsCache, RobotsRules
 
 MAX_ATTEMPTS_IN_HANDLER = 3  # multi-page batches: first try + 2 retries
 RETRY_BACKOFF_S = (0.5, 1.0)
@@ -99,6 +100,19 @@ def _previous_state(value: Any, field: str) -> PreviousState | None:
     )
 
 
+def _robots_verdict(value: Any, field: str) -> RobotsVerdict:
+    if not isinstance(value, dict) or not isinstance(value.get("allowed"), bool):
+        raise InvalidInputError(field, "must be an object with allowed (true or false)")
+    reason, delay = value.get("reason"), value.get("crawl_delay")
+    if reason is not None and not isinstance(reason, str):
+        raise InvalidInputError(f"{field}.reason", "must be a string or null")
+    if delay is not None and (not isinstance(delay, int | float) or isinstance(delay, bool)):
+        raise InvalidInputError(f"{field}.crawl_delay", "must be a number or null")
+    return RobotsVerdict(
+        allowed=value["allowed"], reason=reason, crawl_delay=None if delay is None else float(delay)
+    )
+
+
 def parse_event(event: Any) -> CrawlBatchInput:
     """Validate a CrawlBatch event; raise InvalidInputError naming the first bad field."""
     if not isinstance(event, dict):
@@ -122,7 +136,10 @@ def parse_event(event: Any) -> CrawlBatchInput:
         if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
             raise InvalidInputError(f"pages[{index}].url", "must be an http or https URL")
         previous = _previous_state(page.get("previous"), f"pages[{index}].previous")
-        tasks.append(PageTask(url=url, previous=previous))
+        task = PageTask(url=url, previous=previous)
+        if page.get("robots") is not None:
+            task["robots"] = _robots_verdict(page["robots"], f"pages[{index}].robots")
+        tasks.append(task)
     parsed = CrawlBatchInput(run_id=run_id, batch_id=batch_id, pages=tasks)
     retry_count = event.get("retry_count")
     if retry_count is not None:
@@ -314,9 +331,21 @@ class _BatchCrawl:
     async def crawl(self, task: PageTask) -> PageResult:
         url = task["url"]
         rules: RobotsRules = ALLOW_ALL
-        if self.settings.obey_robots:
+        verdict = task.get("robots")
+        if self.settings.obey_robots and verdict is not None:
+            # ListPages read this origin's robots.txt once for the whole run.
+            if not verdict["allowed"]:
+                reason = verdict["reason"] or "robots.txt disallows"
+                return skipped_result(url, reason, attempts=self.options.retry_count)
+            rules = RobotsRules(parser=None, crawl_delay=verdict["crawl_delay"])
+        elif self.settings.obey_robots:
             rules = await self.robots.rules_for(url)
             reason = rules.verdict(url, self.settings.user_agent)
+            if rules.unavailable and reason is not None:
+                # Not crawled because of an error, not by policy: a failure, retried as one.
+                if self.single_page:
+                    raise TransientCrawlError(f"{url}: {reason}")
+                return failed_result(url, reason, attempts=self.options.retry_count + 1)
             if reason is not None:
                 return skipped_result(url, reason, attempts=self.options.retry_count)
         spacing = max(self.settings.per_host_delay, rules.crawl_delay or 0.0)

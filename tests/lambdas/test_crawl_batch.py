@@ -303,13 +303,64 @@ def test_robots_404_allows_everything(server: ScenarioServer) -> None:
     assert len(server.hits("/robots.txt")) == 1
 
 
-def test_robots_5xx_disallows_everything(server: ScenarioServer) -> None:
+def test_robots_5xx_disallows_everything_as_failures(server: ScenarioServer) -> None:
+    # RFC 9309: no usable robots.txt means complete disallow. The pages were not crawled
+    # because of an error, so they are failures (a run against a broken site fails), not skips.
     server.html("/robots.txt", "down", status=503)
     server.html("/", page("home"))
     results = crawl(server, ["/", "/x"])
-    assert [r["outcome"] for r in results] == ["skipped", "skipped"]
-    assert results[0]["error"] == "robots.txt unavailable (HTTP 503): disallow all"
+    assert [r["outcome"] for r in results] == ["failed", "failed"]
+    assert results[0]["error"] == "robots.txt unavailable (HTTP 503): not crawled"
     assert server.hits("/") == []
+
+
+def test_robots_unavailable_in_a_one_page_batch_is_retried_by_step_functions(
+    server: ScenarioServer,
+) -> None:
+    server.html("/robots.txt", "down", status=503)
+    server.html("/", page("home"))
+    with pytest.raises(TransientCrawlError, match="robots.txt unavailable"):
+        crawl(server, ["/"])
+
+
+def test_a_robots_verdict_from_list_pages_is_used_without_fetching_robots_txt(
+    server: ScenarioServer,
+) -> None:
+    server.html("/robots.txt", "User-agent: *\nDisallow: /\n", content_type="text/plain")
+    server.html("/open", page("open"))
+    event: dict[str, Any] = {
+        "run_id": "run-1",
+        "batch_id": 0,
+        "pages": [
+            {
+                "url": server.url("/open"),
+                "previous": None,
+                "robots": {"allowed": True, "reason": None, "crawl_delay": None},
+            },
+            {
+                "url": server.url("/closed"),
+                "previous": None,
+                "robots": {"allowed": False, "reason": "robots.txt disallows", "crawl_delay": 1},
+            },
+        ],
+    }
+    results = crawl_batch(event, LOCAL)["results"]
+    assert [(r["outcome"], r["error"]) for r in results] == [
+        ("new", None),
+        ("skipped", "robots.txt disallows"),
+    ]
+    assert server.hits("/robots.txt") == []
+    assert server.hits("/closed") == []
+
+
+def test_a_malformed_robots_verdict_names_the_field() -> None:
+    event = {
+        "run_id": "r",
+        "batch_id": 0,
+        "pages": [{"url": "http://a.test/", "previous": None, "robots": {"allowed": "yes"}}],
+    }
+    with pytest.raises(InvalidInputError, match=r"pages\[0\]\.robots"):
+        parse_event(event)
 
 
 def test_crawl_delay_spaces_requests_up_to_the_cap(server: ScenarioServer) -> None:
