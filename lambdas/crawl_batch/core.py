@@ -335,8 +335,8 @@ class _BatchCrawl:
         if self.settings.obey_robots and verdict is not None:
             # ListPages read this origin's robots.txt once for the whole run.
             if not verdict["allowed"]:
-                reason = verdict["reason"] or "robots.txt disallows"
-                return skipped_result(url, reason, attempts=self.options.retry_count)
+                why = verdict["reason"] or "robots.txt disallows"
+                return skipped_result(url, why, attempts=self.options.retry_count)
             rules = RobotsRules(parser=None, crawl_delay=verdict["crawl_delay"])
         elif self.settings.obey_robots:
             rules = await self.robots.rules_for(url)

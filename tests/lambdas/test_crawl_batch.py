@@ -319,7 +319,7 @@ def test_robots_unavailable_in_a_one_page_batch_is_retried_by_step_functions(
 ) -> None:
     server.html("/robots.txt", "down", status=503)
     server.html("/", page("home"))
-    with pytest.raises(TransientCrawlError, match="robots.txt unavailable"):
+    with pytest.raises(TransientCrawlError, match=r"robots\.txt unavailable"):
         crawl(server, ["/"])
 
 
