@@ -13,6 +13,7 @@ from lambdas.common.observability import logger
 from lambdas.common.settings import Settings
 from lambdas.common.store import open_store
 from lambdas.list_pages.listing import ListingContext, list_pages
+from lambdas.list_pages.robots_check import robots_checker
 from lambdas.list_pages.sources import S3Objects, safe_http_fetcher
 
 
@@ -24,6 +25,7 @@ def listing_context() -> ListingContext:
         store=open_store(settings),
         fetch_sitemap=safe_http_fetcher(settings),
         objects=S3Objects(),
+        check_robots=robots_checker(settings),
     )
 
 

@@ -1,6 +1,7 @@
 """ListPages: from the execution input to the batches CrawlBatch will crawl.
 
-validate -> resolve the source -> canonicalize + dedupe -> attach previous state -> batch
+validate -> resolve the source -> canonicalize + dedupe -> attach previous state and the
+robots.txt verdict (read once per origin per run) -> batch
 (hosts interleaved) -> choose inline or distributed -> (distributed) write batches to S3.
 Everything but the last step and the store read is pure.
 """
@@ -20,6 +21,7 @@ from lambdas.common.settings import Settings
 from lambdas.common.store import Store, parse_instant
 from lambdas.common.urls import DEFAULT_TRACKING_PARAMS, UrlError, canonicalize
 from lambdas.list_pages.execution_input import describe_type, parse_execution_input
+from lambdas.list_pages.robots_check import RobotsChecker
 from lambdas.list_pages.sources import Candidate, ObjectStore, SitemapFetcher, candidates
 
 # Step Functions caps a state's input/output at 256 KiB. The batches go in; after the inline
@@ -36,6 +38,7 @@ class ListingContext:
     store: Store
     fetch_sitemap: SitemapFetcher
     objects: ObjectStore
+    check_robots: RobotsChecker | None = None  # None: CrawlBatch reads robots.txt itself
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,11 @@ def list_pages(event: object, context: ListingContext) -> ListPagesOutput:
     )
     previous = context.store.previous_states(urls)
     tasks = [PageTask(url=url, previous=previous.get(url)) for url in urls]
+    if context.check_robots is not None:
+        verdicts = context.check_robots(urls)
+        for task in tasks:
+            if task["url"] in verdicts:
+                task["robots"] = verdicts[task["url"]]
     batches = make_batches(tasks, request.batch_size)
     body = json.dumps(batches, separators=(",", ":")).encode("utf-8")
     mode = choose_mode(

@@ -102,7 +102,40 @@ def test_sitemap_index_with_a_gzip_child_over_real_http(
     assert sorted(urls) == [f"{base}/a", f"{base}/b", f"{base}/c"]
     assert output["run"]["duplicates_dropped"] == 1
     assert output["run"]["batch_count"] == 2
-    assert static_site.hits == ["/sitemap.xml", "/s1.xml", "/s2.xml.gz"]
+    # robots.txt once for the run's one origin (a 404 here: everything allowed).
+    assert static_site.hits == ["/sitemap.xml", "/s1.xml", "/s2.xml.gz", "/robots.txt"]
+    assert {p["robots"]["allowed"] for b in output["batches"] for p in b["pages"]} == {True}
+
+
+def test_robots_txt_is_read_once_per_origin_and_sent_with_every_page(
+    local_env: Path, static_site: StaticSite
+) -> None:
+    static_site.add(
+        "/robots.txt", b"User-agent: *\nDisallow: /private/\nCrawl-delay: 2\n", "text/plain"
+    )
+    base = static_site.base
+    pages = [f"{base}/a", f"{base}/private/b", f"{base}/c", f"{base}/private/d", f"{base}/e"]
+
+    output = list_pages_handler.handler(event({"pages": pages}), None)
+
+    tasks = {p["url"]: p for b in output["batches"] for p in b["pages"]}
+    assert len(output["batches"]) == 3  # batches of 2: three batches, one robots.txt read
+    assert static_site.hits == ["/robots.txt"]
+    assert tasks[f"{base}/a"]["robots"] == {"allowed": True, "reason": None, "crawl_delay": 2.0}
+    assert tasks[f"{base}/private/b"]["robots"] == {
+        "allowed": False,
+        "reason": "robots.txt disallows",
+        "crawl_delay": 2.0,
+    }
+
+
+def test_an_unreadable_robots_txt_leaves_the_verdict_to_crawl_batch(
+    local_env: Path, static_site: StaticSite
+) -> None:
+    static_site.routes["/robots.txt"] = (503, "text/plain", b"down")
+    output = list_pages_handler.handler(event({"pages": [f"{static_site.base}/a"]}), None)
+    [task] = [p for b in output["batches"] for p in b["pages"]]
+    assert "robots" not in task
 
 
 def test_a_missing_sitemap_is_invalid_input_naming_the_url(
