@@ -126,11 +126,6 @@ def test_second_run_finds_unchanged_and_changed_pages(
     assert outcomes == {"unchanged": 2, "changed": 1}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open bug (lambdas/crawl_batch/robots.py): when robots.txt cannot be fetched at all"
-    " (connection refused, DNS failure) every page is 'skipped' and the run succeeds",
-)
 def test_a_site_that_is_down_fails_the_run(workspace: Workspace) -> None:
     """Nothing listens on 127.0.0.1:1: the pages cannot be crawled, so they are failures
     (RFC 9309's 'unreachable means disallow' is about a server that answers with errors)."""
@@ -164,11 +159,6 @@ def test_a_loopback_sitemap_is_refused_without_the_opt_in(workspace: Workspace, 
     assert "--allow-private-networks" in done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (lambdas/crawl_batch/robots.py): robots.txt is fetched once per CrawlBatch"
-    " invocation (README), issue 4 asks for once per origin per run",
-)
 def test_robots_txt_is_fetched_once_per_run(workspace: Workspace, site: Site, unique: str) -> None:
     before = site.hits["/robots.txt"]
     urls = [site.url(f"/page/{unique}-{i}") for i in range(5)]
