@@ -325,6 +325,10 @@ class _BatchCrawl:
             deadline=lambda: self.deadline,
         )
 
+    def _attempt(self, in_handler: int) -> int:
+        """This attempt's number, counting Step Functions' retries before this invocation."""
+        return self.options.retry_count + in_handler
+
     def _time_left(self) -> float:
         return self.deadline - asyncio.get_running_loop().time()
 
@@ -344,7 +348,7 @@ class _BatchCrawl:
             if rules.unavailable and reason is not None:
                 # Not crawled because of an error, not by policy: a failure, retried as one.
                 if self.single_page:
-                    raise TransientCrawlError(f"{url}: {reason}")
+                    raise TransientCrawlError(f"{url}: {reason} (attempt {self._attempt(1)})")
                 return failed_result(url, reason, attempts=self.options.retry_count + 1)
             if reason is not None:
                 return skipped_result(url, reason, attempts=self.options.retry_count)
@@ -391,7 +395,9 @@ class _BatchCrawl:
             wait = self._retry_wait(transient, attempts)
             if wait is None:
                 if self.single_page:
-                    raise TransientCrawlError(f"{url}: {transient.reason}")
+                    raise TransientCrawlError(
+                        f"{url}: {transient.reason} (attempt {self._attempt(attempts)})"
+                    )
                 return failed_result(
                     url,
                     transient.reason,

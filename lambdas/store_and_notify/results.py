@@ -28,6 +28,7 @@ READ_CHUNK_BYTES = 1024 * 1024
 # ResultWriter groups child executions by status; SUCCEEDED first keeps first_failures stable.
 RESULT_FILE_STATUSES = ("SUCCEEDED", "FAILED", "PENDING")
 _WHITESPACE = re.compile(r"[ \t\r\n]*")
+_ATTEMPT = re.compile(r" \(attempt (\d+)\)")  # CrawlBatch's "<url>: HTTP 500 (attempt 4)"
 _LAST_STATUS = re.compile(r"\w[\w.]*: HTTP ([1-5]\d\d)\b")  # "TransientCrawlError: HTTP 503"
 
 
@@ -87,6 +88,7 @@ def describe_error(error: object, cause: object, url: str | None = None) -> str:
             detail = parsed["errorMessage"].strip()
     if url and detail.startswith(f"{url}: "):
         detail = detail[len(url) + 2 :]
+    detail = _ATTEMPT.sub("", detail)
     text = f"{name}: {detail}" if detail else name
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
 
@@ -104,12 +106,23 @@ def failed_result(url: str, error: str, attempts: int = 1) -> PageResult:
     return result
 
 
+def attempts_made(cause: object) -> int:
+    """How many times CrawlBatch tried: its TransientCrawlError says "(attempt N)" at the end.
+
+    Step Functions' Catch does not say how many Retry attempts came before; CrawlBatch knows
+    ($$.State.RetryCount arrives in its event), so it writes the number into the message.
+    """
+    match = _ATTEMPT.search(cause) if isinstance(cause, str) else None
+    return int(match.group(1)) if match else 1
+
+
 def failure_results(urls: Iterable[str], error: object, cause: object) -> Iterator[PageResult]:
     """One failed record per page of a batch (or child execution) that failed as a whole."""
     pages = list(urls)
     error_text = describe_error(error, cause, pages[0] if len(pages) == 1 else None)
+    attempts = attempts_made(cause)
     for url in pages:
-        yield failed_result(url, error_text)
+        yield failed_result(url, error_text, attempts)
 
 
 def _page_urls(pages: object, field: str) -> Iterator[str]:

@@ -451,9 +451,15 @@ def test_retry_after_longer_than_the_invocation_can_wait(server: ScenarioServer)
         crawl(server, ["/a"], options=CrawlOptions(time_budget_s=5.0))
 
 
+def test_the_error_step_functions_catches_counts_its_retries(server: ScenarioServer) -> None:
+    server.routes["/down"] = _flaky(500, 99)
+    with pytest.raises(TransientCrawlError, match=r"/down: HTTP 500 \(attempt 4\)$"):
+        crawl(server, ["/down"], retry_count=3)
+
+
 def test_one_page_transient_failure_raises_for_step_functions(server: ScenarioServer) -> None:
     server.routes["/flaky"] = _flaky(502, 1)
-    with pytest.raises(TransientCrawlError, match=r"/flaky: HTTP 502"):
+    with pytest.raises(TransientCrawlError, match=r"/flaky: HTTP 502 \(attempt 1\)$"):
         crawl(server, ["/flaky"])
     assert len(server.hits("/flaky")) == 1  # no retry here: Step Functions retries visibly
     [result] = crawl(server, ["/flaky"], retry_count=1)  # what the Retry then sees

@@ -138,12 +138,13 @@ def test_a_one_page_batch_out_of_retries_keeps_its_last_http_status() -> None:
             "pages": [{"url": url, "previous": None}],
             "error": "TransientCrawlError",
             "cause": json.dumps(
-                {"errorType": "TransientCrawlError", "errorMessage": f"{url}: HTTP 500"}
+                {"errorType": "TransientCrawlError", "errorMessage": f"{url}: HTTP 500 (attempt 4)"}
             ),
         },
     }
     (result,) = batch_results(failure, "batches[0]")
     assert (result["status"], result["error"]) == (500, "TransientCrawlError: HTTP 500")
+    assert result["attempts"] == 4  # CrawlBatch counted the Retry attempts before the Catch
     assert (result["ok"], result["outcome"]) == (False, "failed")
 
 
