@@ -209,7 +209,7 @@ def json_summary(record: RunRecord) -> dict[str, Any]:
 
 
 def ratio_exceeded_reason(record: RunRecord) -> str | None:
-    """Why RunFailed failed the run (its Fail state carries no Cause): the failed share."""
+    """Why RunFailed failed the run, for a definition whose Fail state has no Cause."""
     summary = record.summary or {}
     if record.error != "FailureRatioExceeded" or not summary:
         return None

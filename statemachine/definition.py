@@ -195,7 +195,20 @@ def build_definition(
     )
     _add_retry(store_and_notify, LAMBDA_SERVICE_ERRORS)
 
-    run_failed = sfn.Fail(scope, "RunFailed", error=FAILURE_RATIO_EXCEEDED)
+    # The summary is in the state (StoreAndNotify's output): the Cause says what went wrong.
+    run_failed = sfn.Fail(
+        scope,
+        "RunFailed",
+        error=FAILURE_RATIO_EXCEEDED,
+        cause_path=sfn.JsonPath.format(
+            f"{{}} of {{}} pages failed ({{}} skipped by robots.txt): failure ratio {{}} is over"
+            f" the limit {config.failure_ratio:g}; the run summary was stored and published",
+            sfn.JsonPath.string_at("$.failed"),
+            sfn.JsonPath.string_at("$.total"),
+            sfn.JsonPath.string_at("$.skipped"),
+            sfn.JsonPath.string_at("$.failure_ratio"),
+        ),
+    )
     succeeded = sfn.Succeed(scope, "Succeeded")
     check_failure_ratio = (
         sfn.Choice(scope, "CheckFailureRatio")

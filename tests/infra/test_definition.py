@@ -213,7 +213,13 @@ def test_store_and_notify_then_failure_ratio(
         ],
         "Default": "Succeeded",
     }
-    assert states["RunFailed"] == {"Type": "Fail", "Error": "FailureRatioExceeded"}
+    assert states["RunFailed"] == {
+        "Type": "Fail",
+        "Error": "FailureRatioExceeded",
+        "CausePath": "States.Format('{} of {} pages failed ({} skipped by robots.txt): failure"
+        " ratio {} is over the limit 0.5; the run summary was stored and published',"
+        " $.failed, $.total, $.skipped, $.failure_ratio)",
+    }
     assert states["Succeeded"] == {"Type": "Succeed"}
 
 

@@ -121,6 +121,10 @@ def test_every_page_failing_ends_in_run_failed(crawl: Crawl, site: DemoSite) -> 
 
     assert record.status == "FAILED"
     assert record.error == "FailureRatioExceeded"
+    assert record.cause is not None
+    assert record.cause.startswith(
+        "3 of 3 pages failed (0 skipped by robots.txt): failure ratio 1.0 is over the limit 0.5"
+    )
     assert entered_states(record)[-1] == "RunFailed"
     assert counts(record)["failed"] == 3
     assert counts(record)["failure_ratio"] == 1.0
