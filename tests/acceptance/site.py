@@ -30,6 +30,7 @@ import hashlib
 import html
 import io
 import json
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -67,6 +68,16 @@ def html_page(title: str, text: str) -> bytes:
     ).encode()
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """The crawler hangs up on bombs and oversized bodies on purpose: not worth a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class Site:
     """A threaded HTTP server on 127.0.0.1 with an ephemeral port."""
 
@@ -91,8 +102,7 @@ class Site:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
