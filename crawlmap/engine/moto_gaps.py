@@ -245,6 +245,8 @@ def activate(run: ActiveRun | None) -> None:
 
 
 def _require_active() -> ActiveRun:
+    """The active run; the hooks that need one fall back to moto's own code when there is none,
+    so moto keeps working in this process after an engine run (tests, notebooks)."""
     if _active is None:
         raise RuntimeError("no local engine run is active")
     return _active
@@ -273,8 +275,12 @@ def install() -> None:
 def _patch_lambda() -> None:
     # One interception point serves both arn:aws:states:::lambda:invoke and direct function
     # ARNs; moto expects the response of Lambda's Invoke with the Payload already parsed.
+    original = lambda_eval_utils._invoke_lambda_function
+
     def invoke(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
-        return _require_active().invoke_lambda(parameters)
+        if _active is None:  # plain moto use in this process after an engine run
+            return original(parameters, region, state_credentials)
+        return _active.invoke_lambda(parameters)
 
     lambda_eval_utils._invoke_lambda_function = invoke
 
@@ -339,7 +345,10 @@ def _patch_distributed_map() -> None:
     original_eval_input = worker_cls._eval_input
 
     def eval_job(self: Any, env: Any, job: Any) -> None:
-        stats = _require_active().map_run(self._map_run_record.map_run_arn)
+        if _active is None:
+            original_eval_job(self, env, job)
+            return
+        stats = _active.map_run(self._map_run_record.map_run_arn)
         child = ChildExecution(
             index=job.job_index, name=str(uuid.uuid4()), start=_now(), input=job.job_input
         )
@@ -373,7 +382,10 @@ def _patch_distributed_map() -> None:
     original_map_run = component_cls._map_run
 
     def map_run(self: Any, env: Any, eval_input: Any) -> None:
-        stats = _require_active().map_run(eval_input.map_run_record.map_run_arn)
+        if _active is None:
+            original_map_run(self, env, eval_input)
+            return
+        stats = _active.map_run(eval_input.map_run_record.map_run_arn)
         original_map_run(self, env, eval_input)
         # The children's events went to a map-run-local event manager; count their transitions.
         events = env.event_manager._history_event_list
@@ -424,7 +436,12 @@ def _patch_result_writer() -> None:
 
     result_writer_decl.ResultWriter._eval_body = eval_body
 
+    original_put_object = resource_eval_s3.ResourceEvalS3._handle_put_object
+
     def handle_put_object(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:
+        if _active is None:
+            original_put_object(env, resource_runtime_part, state_credentials)
+            return
         parameters = env.stack.pop()
         env.stack.pop()  # the children's outputs: written from the recorded child executions
         s3 = _s3_client(resource_runtime_part.region, state_credentials)

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import boto3
 import pytest
 
+from crawlmap.engine import moto_gaps
 from crawlmap.history import load_run
 from crawlmap.inspect_cli import fetch_execution, main
 from tests.fixtures.histories.make_fixtures import (
@@ -156,25 +155,12 @@ def test_history_arn_on_a_distributed_run_reads_the_map_run(tmp_path: Path) -> N
     """moto's DescribeMapRun gives the child count; its ListExecutions(mapRunArn) is not
     implemented, which the fetch survives with a note (AWS implements it).
 
-    The execution runs in a fresh interpreter: once a local engine run has happened in this
-    process (another test under pytest-xdist), the engine's process-wide moto patches
-    expect an active engine run in moto's distributed Map.
+    The local engine's moto patches are installed first, as they are in any process that
+    ran the engine before: with no engine run active, they leave moto's behaviour alone.
     """
+    moto_gaps.install()
     folder = tmp_path / "saved"
-    code = (
-        "import sys; from tests.unit.test_history_cli import fetch_distributed_run; "
-        "fetch_distributed_run(sys.argv[1])"
-    )
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(folder)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    fetch_distributed_run(str(folder))
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["mode"] == "distributed"
     assert meta["distributed"]["child_executions"] == 3  # one child per batch of two
