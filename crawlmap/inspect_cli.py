@@ -10,18 +10,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, is_dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from crawlmap.engine.runs import iso, runs_dir, write_json
 from crawlmap.history import ExecutionHistory, HistoryError, RunFolder, format_history, load_run
 
 EXIT_BAD_INPUT = 2
-HOME_ENV = "CRAWLMAP_HOME"
 EXECUTION_ARN_PREFIX = "arn:aws:states:"
 
 
@@ -32,16 +31,12 @@ class InspectError(Exception):
 # ---------------------------------------------------------------- RUN resolution
 
 
-def crawlmap_home() -> Path:
-    return Path(os.environ.get(HOME_ENV) or ".crawlmap")
-
-
 def resolve_run(run: str, *, home: Path | None = None) -> Path:
     """The run folder or history file RUN names."""
     candidate = Path(run).expanduser()
     if candidate.exists():
         return candidate
-    runs = (home or crawlmap_home()) / "runs"
+    runs = runs_dir(home)
     names = sorted(p.name for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []
     if run == "latest" and names:
         return max((runs / n for n in names), key=lambda p: (p.stat().st_mtime, p.name))
@@ -68,21 +63,6 @@ def open_run(run: str, *, save_dir: Path | None = None) -> RunFolder:
 
 
 # ---------------------------------------------------------------- fetching from AWS
-
-
-def _iso(value: Any) -> Any:
-    if isinstance(value, datetime):
-        stamp = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return stamp.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    if isinstance(value, dict):
-        return {k: _iso(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_iso(v) for v in value]
-    return value
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(_iso(data), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def fetch_execution(
@@ -130,17 +110,17 @@ def fetch_execution(
         raise InspectError(f"--arn: cannot reach AWS: {exc}") from None
 
     name = str(described.get("name") or parts[-1])
-    folder = save_dir or (crawlmap_home() / "runs" / name)
+    folder = save_dir or (runs_dir() / name)
     folder.mkdir(parents=True, exist_ok=True)
-    _write_json(folder / "history.json", {"events": events})
-    _write_json(folder / "input.json", json.loads(described.get("input") or "null"))
+    write_json(folder / "history.json", {"events": events})
+    write_json(folder / "input.json", json.loads(described.get("input") or "null"))
     if described.get("output"):
-        _write_json(folder / "output.json", json.loads(described["output"]))
+        write_json(folder / "output.json", json.loads(described["output"]))
     if isinstance(definition, dict):
-        _write_json(folder / "definition.json", definition)
+        write_json(folder / "definition.json", definition)
     history = load_run(folder).history
     meta = _meta_from_aws(described, history, sfn, lambda_client, region)
-    _write_json(folder / "meta.json", meta)
+    write_json(folder / "meta.json", meta)
     return folder
 
 
@@ -254,7 +234,7 @@ def _jsonable(value: Any) -> Any:
     if is_dataclass(value) and not isinstance(value, type):
         return _jsonable(asdict(value))
     if isinstance(value, datetime):
-        return _iso(value)
+        return iso(value)
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
