@@ -129,6 +129,10 @@ def make_batches(tasks: Sequence[PageTask], batch_size: int) -> list[Batch]:
     ]
 
 
+def batches_json(batches: Sequence[Batch]) -> bytes:
+    return json.dumps(batches, separators=(",", ":")).encode("utf-8")
+
+
 def estimated_results_bytes(urls: Iterable[str]) -> int:
     """Roughly what the inline Map's results for these pages weigh in the state."""
     return sum(RESULT_BYTES_PER_PAGE + URL_COPIES_PER_RESULT * len(url) for url in urls)
@@ -169,17 +173,22 @@ def list_pages(event: object, context: ListingContext) -> ListPagesOutput:
         for task in tasks:
             if task["url"] in verdicts:
                 task["robots"] = verdicts[task["url"]]
-    batches = make_batches(tasks, request.batch_size)
-    body = json.dumps(batches, separators=(",", ":")).encode("utf-8")
-    mode = choose_mode(
-        len(urls), request.distributed_threshold, len(body), estimated_results_bytes(urls)
-    )
+    batches: list[Batch] = []
+    mode: Mode = "distributed"  # over the threshold: the inline batches are never built
+    if len(urls) <= request.distributed_threshold:
+        batches = make_batches(tasks, request.batch_size)
+        mode = choose_mode(
+            len(urls),
+            request.distributed_threshold,
+            len(batches_json(batches)),
+            estimated_results_bytes(urls),
+        )
     location: S3Location | None = None
     if mode == "distributed":
         if not settings.bucket_name:
             raise ConfigError(env.BUCKET_NAME, "not set: distributed runs write batches to S3")
         batches = make_batches(tasks, request.distributed_batch_size)
-        body = json.dumps(batches, separators=(",", ":")).encode("utf-8")
+        body = batches_json(batches)
         location = S3Location(bucket=settings.bucket_name, key=batches_key(run.run_id))
         context.objects.put_bytes(location["bucket"], location["key"], body, "application/json")
     info = RunInfo(

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
 from lambdas.common.errors import InvalidInputError
+from lambdas.common.models import Batch, PageTask
 from lambdas.common.settings import Settings
 from lambdas.common.store import DynamoDBStore, SQLiteStore
 from lambdas.list_pages import handler as list_pages_handler
+from lambdas.list_pages import listing
 from lambdas.list_pages.listing import ListingContext, list_pages
 from lambdas.list_pages.sources import S3Objects, safe_http_fetcher
 from tests.lambdas.data_support import AwsClients, StaticSite, aws, make_result, static_site
@@ -223,6 +225,25 @@ def test_distributed_runs_use_the_distributed_batch_size_unless_the_input_sets_o
 
     assert batch_sizes("default", {"pages": pages}) == [4, 4, 1]
     assert batch_sizes("explicit", {"pages": pages, "batch_size": 5}) == [5, 4]
+
+
+def test_over_the_threshold_only_the_distributed_batches_are_built(
+    deployed_env: AwsClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[int] = []
+    real_make_batches = listing.make_batches
+
+    def recording(tasks: Sequence[PageTask], batch_size: int) -> list[Batch]:
+        built.append(batch_size)
+        return real_make_batches(tasks, batch_size)
+
+    monkeypatch.setattr(listing, "make_batches", recording)
+    pages = [f"https://a.test/{i}" for i in range(5)]
+
+    output = list_pages_handler.handler(event({"pages": pages}), None)
+
+    assert output["run"]["mode"] == "distributed"
+    assert len(built) == 1
 
 
 def test_the_input_can_override_the_threshold(deployed_env: AwsClients) -> None:
