@@ -25,7 +25,7 @@ import concurrent.futures
 import random
 import threading
 from collections.abc import Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -605,13 +605,7 @@ def crawl_batch(
     event: CrawlBatchInput, settings: Settings, options: CrawlOptions | None = None
 ) -> BatchResult:
     """The CrawlBatch state's work on a validated event (see parse_event)."""
-    base = options or CrawlOptions()
-    options = CrawlOptions(
-        retry_count=event.get("retry_count", 0),
-        time_budget_s=base.time_budget_s,
-        resolver=base.resolver,
-        network_backend=base.network_backend,
-    )
+    options = replace(options or CrawlOptions(), retry_count=event.get("retry_count", 0))
     if options.resolver is None and options.network_backend is None:
         warm = _warm_loop()
         results = warm.run(warm.crawl(event["pages"], settings, options))
