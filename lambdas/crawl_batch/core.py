@@ -28,7 +28,6 @@ from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import httpcore
 import httpx
@@ -57,7 +56,7 @@ from lambdas.common.safe_http import (
     parse_retry_after,
 )
 from lambdas.common.settings import Settings
-from lambdas.crawl_batch.hosts import HostGates, NoTimeLeftError
+from lambdas.crawl_batch.hosts import HostGates, NoTimeLeftError, host_of
 from lambdas.crawl_batch.parse import (
     Selector,
     bytes_hash,
@@ -483,7 +482,7 @@ async def crawl_pages(
     deadline = loop.time() + max(0.0, options.time_budget_s)
     if client is not None:
         return await _crawl_with(client, pages, settings, options, deadline, selectors)
-    hosts = {_host(task["url"]) for task in pages}
+    hosts = {host_of(task["url"]) for task in pages}
     connections = max(10, min(200, len(hosts) * (settings.per_host_concurrency + 1)))
     async with make_async_client(
         settings,
@@ -585,10 +584,6 @@ def release_warm_resources() -> None:
         warm, _warm = _warm, None
     if warm is not None:
         warm.close()
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).netloc.lower()
 
 
 def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -8,6 +8,11 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 
+def host_of(url: str) -> str:
+    """The key pages share a gate by: the URL's host (and port), lowercased."""
+    return urlsplit(url).netloc.lower()
+
+
 class NoTimeLeftError(Exception):
     """The wait for this host's next slot would run past the invocation's deadline."""
 
@@ -41,7 +46,7 @@ class HostGates:
         self._gates: dict[str, HostGate] = {}
 
     def for_url(self, url: str) -> HostGate:
-        host = urlsplit(url).netloc.lower()
+        host = host_of(url)
         gate = self._gates.get(host)
         if gate is None:
             gate = self._gates[host] = HostGate(self._concurrency)
