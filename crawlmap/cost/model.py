@@ -437,6 +437,25 @@ def _lambda_lines(prices: PriceList, functions: tuple[FunctionUsage, ...]) -> li
     return lines
 
 
+def _dynamodb_lines(prices: PriceList, usage: Usage) -> list[CostLine]:
+    return [
+        _line(
+            prices,
+            "DynamoDB",
+            "write request units",
+            usage.ddb_write_units,
+            "dynamodb_write_request_unit",
+        ),
+        _line(
+            prices,
+            "DynamoDB",
+            "read request units",
+            usage.ddb_read_units,
+            "dynamodb_read_request_unit",
+        ),
+    ]
+
+
 def price_usage(prices: PriceList, usage: Usage) -> list[CostLine]:
     lines = [
         _line(
@@ -490,24 +509,7 @@ def price_usage(prices: PriceList, usage: Usage) -> list[CostLine]:
             )
         )
     lines.extend(_lambda_lines(prices, usage.functions))
-    lines.append(
-        _line(
-            prices,
-            "DynamoDB",
-            "write request units",
-            usage.ddb_write_units,
-            "dynamodb_write_request_unit",
-        )
-    )
-    lines.append(
-        _line(
-            prices,
-            "DynamoDB",
-            "read request units",
-            usage.ddb_read_units,
-            "dynamodb_read_request_unit",
-        )
-    )
+    lines.extend(_dynamodb_lines(prices, usage))
     lines.append(_line(prices, "S3", "PUT/LIST requests", usage.s3_put, "s3_put_request"))
     lines.append(_line(prices, "S3", "GET requests", usage.s3_get, "s3_get_request"))
     return lines
@@ -564,20 +566,7 @@ def naive_estimate(
             "stepfunctions_standard_transition",
         ),
         *_lambda_lines(prices, (*others, page_function)),
-        _line(
-            prices,
-            "DynamoDB",
-            "write request units",
-            usage.ddb_write_units,
-            "dynamodb_write_request_unit",
-        ),
-        _line(
-            prices,
-            "DynamoDB",
-            "read request units",
-            usage.ddb_read_units,
-            "dynamodb_read_request_unit",
-        ),
+        *_dynamodb_lines(prices, usage),
     ]
     compute = sum(line.usd for line in lines if line.service in ("Step Functions", "Lambda"))
     return NaiveEstimate(
