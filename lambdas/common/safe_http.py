@@ -19,7 +19,8 @@ Cloud metadata addresses (169.254.169.254, 169.254.170.2, fd00:ec2::254 and thei
 Public API: Resolver, system_resolver, FetchError, AddressRefusedError, HopRefusedError,
 HopCheck, address_problem, check_address, check_scheme, SafeTransport, AsyncSafeTransport,
 AsyncioBackend, FetchLimits, SafeResponse, make_client, make_async_client, fetch,
-fetch_async, fetch_bytes, parse_retry_after, redirect_target, headers_for_hop.
+fetch_async, fetch_bytes, is_transient_status, parse_retry_after, redirect_target,
+headers_for_hop.
 """
 
 from __future__ import annotations
@@ -841,6 +842,11 @@ def headers_for_hop(headers: dict[str, str], previous_url: str, next_url: str) -
     return {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
 
 
+def is_transient_status(status: int) -> bool:
+    """Whether an HTTP status may go away if asked again later (408, 429, 5xx)."""
+    return status in (408, 429) or status >= 500
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
     if not value:
@@ -1144,7 +1150,7 @@ def fetch_bytes(
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         raise FetchError(
             f"HTTP {response.status}",
-            transient=response.status in (408, 429) or response.status >= 500,
+            transient=is_transient_status(response.status),
             status=response.status,
             retry_after=retry_after,
         )

@@ -52,6 +52,7 @@ from lambdas.common.safe_http import (
     Resolver,
     SafeResponse,
     fetch_async,
+    is_transient_status,
     make_async_client,
     parse_retry_after,
 )
@@ -270,10 +271,6 @@ def conditional_headers(previous: PreviousState | None) -> dict[str, str]:
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     return headers
-
-
-def is_transient_status(status: int) -> bool:
-    return status in (408, 429) or status >= 500
 
 
 # --------------------------------------------------------------------------- crawling
