@@ -16,6 +16,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.storage import PAGE_LISTS_PREFIX, RUNS_PREFIX
+from statemachine.definition import MAP_RUN_LABEL
 
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
 # StoreAndNotify reads each page's stored state before writing (BatchGetItem) so that an older
@@ -28,8 +29,6 @@ TABLE_WRITE = (
     "dynamodb:Query",
 )
 RESULT_WRITER_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts")
-# The Map's label: child executions are named <state machine>/<label>:<id>.
-MAP_RUN_LABEL = "CrawlPages"
 # CloudWatch Logs vended delivery (state machine logging) and X-Ray accept only Resource "*".
 LOG_DELIVERY_ACTIONS = (
     "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",

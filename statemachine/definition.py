@@ -29,6 +29,9 @@ LAMBDA_SERVICE_ERRORS = (
 TRANSIENT_CRAWL_ERROR = "TransientCrawlError"
 INVALID_INPUT_ERROR = "InvalidInputError"
 FAILURE_RATIO_EXCEEDED = "FailureRatioExceeded"
+# The distributed Map's label: its child executions are named <state machine>/<label>:<id>,
+# and stacks/grants.py scopes their permissions with it.
+MAP_RUN_LABEL = "CrawlPages"
 
 
 @dataclass(frozen=True)
@@ -163,7 +166,7 @@ def build_definition(
     crawl_pages_distributed = sfn.DistributedMap(
         scope,
         "CrawlPagesDistributed",
-        label="CrawlPages",
+        label=MAP_RUN_LABEL,
         map_execution_type=sfn.StateMachineType.EXPRESS,
         max_concurrency=config.distributed_max_concurrency,
         tolerated_failure_percentage=config.tolerated_failure_percentage,
