@@ -814,7 +814,8 @@ def _short(text: str | None, limit: int = 90) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def _cause_message(cause: str | None) -> str | None:
+def cause_message(cause: str | None) -> str | None:
+    """A Lambda error's errorMessage when the cause is its JSON, else the cause as given."""
     parsed = _json_or_text(cause)
     if isinstance(parsed, Mapping) and isinstance(parsed.get("errorMessage"), str):
         return parsed["errorMessage"]
@@ -865,7 +866,7 @@ def _visit_line(visit: StateVisit, *, indent: str) -> str:
     if visit.retries:
         result += f" after {visit.retries} {'retry' if visit.retries == 1 else 'retries'}"
     if visit.error and visit.status in ("retried", "caught", "failed"):
-        message = f"{visit.error}: {_short(_cause_message(visit.cause), 70)}"
+        message = f"{visit.error}: {_short(cause_message(visit.cause), 70)}"
         result += f" (last error {message})" if visit.status == "retried" else f" {message}"
     name = f"{indent}{visit.name}"
     exited = _clock(visit.exited_at) if visit.exited_at else "-"
@@ -919,12 +920,12 @@ def _map_lines(run: MapRun, history: ExecutionHistory, limit: int | None) -> lis
             lines.append(
                 f"             attempt {task.attempt} of {task.state} {task.outcome} at"
                 f" {_clock(task.ended_at or task.scheduled_at)}: {task.error}:"
-                f" {_short(_cause_message(task.cause), 70)}"
+                f" {_short(cause_message(task.cause), 70)}"
             )
         if it.caught_error:
             lines.append(
                 f"             caught {it.caught_error}:"
-                f" {_short(_cause_message(it.caught_cause), 80)}"
+                f" {_short(cause_message(it.caught_cause), 80)}"
             )
     hidden = total - shown
     if hidden > 0:

@@ -22,6 +22,7 @@ from crawlmap.history import (
     MapIteration,
     RunFolder,
     TaskInvocation,
+    cause_message,
     load_run,
     parse_history,
 )
@@ -149,7 +150,7 @@ def _summary(history: ExecutionHistory, run: RunFolder | None, rows: Sequence[Pa
     counts = _summary_counts(history, rows)
     transitions = count_state_transitions(history)
     iterations = history.iterations
-    retries = sum(v.retries for v in history.states)
+    retries = transitions.retries
     caught = sum(1 for v in history.states if v.status == "caught")
     metrics = []
     if "total" in counts:
@@ -351,13 +352,7 @@ def _iterations_section(history: ExecutionHistory) -> str:
 
 
 def _cause_text(cause: str | None) -> str:
-    try:
-        parsed = json.loads(cause or "")
-    except ValueError:
-        return cause or ""
-    if isinstance(parsed, Mapping) and isinstance(parsed.get("errorMessage"), str):
-        return parsed["errorMessage"]
-    return cause or ""
+    return cause_message(cause) or ""
 
 
 def _lanes(iterations: Sequence[MapIteration], end: datetime) -> list[list[MapIteration]]:
