@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, TypeVar
 
 from lambdas.common import env
 from lambdas.common.errors import ConfigError
@@ -42,6 +42,8 @@ MAX_RETRY_ATTEMPTS = 8
 READ_THREADS = 8
 WRITE_THREADS = 4
 LATEST_STATE_OUTCOMES = frozenset({"new", "changed", "unchanged"})
+
+T = TypeVar("T")
 
 
 class StoreError(RuntimeError):
@@ -186,8 +188,9 @@ def _unique_by_url(results: Iterable[PageResult]) -> list[PageResult]:
     return list({result["url"]: result for result in results}.values())
 
 
-def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """The items in lists of `size` (the last may be shorter), consumed lazily."""
+    chunk: list[T] = []
     for item in items:
         chunk.append(item)
         if len(chunk) == size:
@@ -252,7 +255,7 @@ class DynamoDBStore:
     def _get_items(
         self, keys: list[dict[str, Any]], *, consistent: bool
     ) -> Iterator[dict[str, Any]]:
-        for chunk in _chunks(keys, GET_BATCH_SIZE):
+        for chunk in chunked(keys, GET_BATCH_SIZE):
             request: dict[str, Any] = {
                 self.table_name: {"Keys": chunk, "ConsistentRead": consistent}
             }
@@ -286,7 +289,7 @@ class DynamoDBStore:
     def previous_states(self, urls: Iterable[str]) -> dict[str, PreviousState]:
         # 100,000 pages are 1,000 BatchGetItem calls: a few threads (boto3 clients are
         # thread-safe) cut ListPages' wait roughly by their number.
-        groups = list(_chunks(dict.fromkeys(urls), GET_BATCH_SIZE * 5))
+        groups = list(chunked(dict.fromkeys(urls), GET_BATCH_SIZE * 5))
         with ThreadPoolExecutor(max_workers=max(1, min(READ_THREADS, len(groups)))) as pool:
             found = pool.map(lambda group: self._states(group, consistent=False), groups)
             return {
@@ -333,7 +336,7 @@ class DynamoDBStore:
     # -- writes
 
     def _write_items(self, items: list[dict[str, Any]]) -> int:
-        for chunk in _chunks(items, WRITE_BATCH_SIZE):
+        for chunk in chunked(items, WRITE_BATCH_SIZE):
             request: dict[str, Any] = {
                 self.table_name: [{"PutRequest": {"Item": item}} for item in chunk]
             }
@@ -355,7 +358,7 @@ class DynamoDBStore:
         # 2 x WRITE_THREADS chunks are held, so memory stays bounded.
         with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
             pending: deque[Future[int]] = deque()
-            for raw_chunk in _chunks(results, GET_BATCH_SIZE):
+            for raw_chunk in chunked(results, GET_BATCH_SIZE):
                 chunk = _unique_by_url(raw_chunk)
                 pending.append(pool.submit(self._save_chunk, run_id, chunk, started_at, expiry))
                 if len(pending) >= 2 * WRITE_THREADS:
@@ -481,7 +484,7 @@ class SQLiteStore:
 
     def _states(self, db: sqlite3.Connection, urls: Sequence[str]) -> dict[str, PageState]:
         states: dict[str, PageState] = {}
-        for chunk in _chunks(dict.fromkeys(urls), _SQLITE_VARIABLES):
+        for chunk in chunked(dict.fromkeys(urls), _SQLITE_VARIABLES):
             marks = ",".join("?" * len(chunk))
             # Only "?" placeholders are formatted in; the URLs travel as parameters.
             query = f"SELECT {_STATE_COLUMNS} FROM page_state WHERE url IN ({marks})"  # noqa: S608
@@ -505,7 +508,7 @@ class SQLiteStore:
 
     def save_results(self, run_id: str, results: Iterable[PageResult], started_at: str) -> int:
         written = 0
-        for raw_chunk in _chunks(results, _SQLITE_VARIABLES):
+        for raw_chunk in chunked(results, _SQLITE_VARIABLES):
             chunk = _unique_by_url(raw_chunk)
             with self._lock:
                 db = self._db()

@@ -7,15 +7,15 @@ store keys are deterministic, so a second run writes and counts exactly the same
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from lambdas.common.errors import InvalidInputError
-from lambdas.common.models import PageResult, RunInfo, RunSummary
+from lambdas.common.models import RunInfo, RunSummary
 from lambdas.common.notifier import Notifier
-from lambdas.common.store import Store, parse_instant
+from lambdas.common.store import Store, chunked, parse_instant
 from lambdas.store_and_notify.results import ResultReader, run_results
 from lambdas.store_and_notify.summary import SummaryCounter, message_text, subject_line
 
@@ -58,23 +58,12 @@ def parse_run(event: object) -> tuple[RunInfo, Any]:
     return info, event["batches"]
 
 
-def _chunks(results: Iterable[PageResult], size: int) -> Iterator[list[PageResult]]:
-    chunk: list[PageResult] = []
-    for result in results:
-        chunk.append(result)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def store_results(event: object, context: StoringContext) -> StoreOutcome:
     """Write every result and the summary; return the summary (not yet published)."""
     run, batches = parse_run(event)
     counter = SummaryCounter()
     writes = 0
-    for chunk in _chunks(run_results(batches, context.reader), WRITE_CHUNK):
+    for chunk in chunked(run_results(batches, context.reader), WRITE_CHUNK):
         for result in chunk:
             counter.add(result)
         writes += context.store.save_results(run["run_id"], chunk, run["started_at"])
