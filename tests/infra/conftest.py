@@ -18,6 +18,7 @@ from aws_cdk.assertions import Template
 
 from stacks.crawlmap_stack import CrawlmapStack
 from stacks.synth import build_app
+from statemachine.render import state_machine_definition_parts
 
 VARIANT_OVERRIDES: dict[str, Any] = {
     "architecture": "x86_64",
@@ -56,13 +57,11 @@ class Synthesized:
 
     def definition(self) -> dict[str, Any]:
         """The state machine definition with references written as <LogicalId>."""
-        (machine,) = self.resources("AWS::StepFunctions::StateMachine").values()
-        parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
         text = "".join(
             part
             if isinstance(part, str)
             else "<" + (part["Fn::GetAtt"][0] if "Fn::GetAtt" in part else part["Ref"]) + ">"
-            for part in parts
+            for part in state_machine_definition_parts(self.template_json)
         )
         definition: dict[str, Any] = json.loads(text)
         return definition
