@@ -7,11 +7,9 @@ moto (`mock_aws`) stands in for DynamoDB, S3 and SNS in the `aws` fixture.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -19,6 +17,7 @@ from moto import mock_aws
 
 from lambdas.common.aws import reset_clients
 from lambdas.common.models import Outcome, PageResult, PageTask
+from tests.lambdas.crawl_support import ScenarioServer, running_server
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -138,49 +137,32 @@ def published_messages(clients: AwsClients) -> list[dict[str, Any]]:
             sqs.delete_message(QueueUrl=clients.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
-class _StaticHandler(BaseHTTPRequestHandler):
-    routes: ClassVar[dict[str, tuple[int, str, bytes]]] = {}
-    hits: ClassVar[list[str]] = []
-
-    def do_GET(self) -> None:
-        self.hits.append(self.path)
-        status, content_type, body = self.routes.get(self.path, (404, "text/plain", b"missing"))
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
 @dataclass
 class StaticSite:
-    """A real HTTP server on 127.0.0.1 (ephemeral port) serving fixed bodies per path."""
+    """Fixed bodies per path on 127.0.0.1 (ephemeral port), served by a ScenarioServer."""
 
-    base: str
-    routes: dict[str, tuple[int, str, bytes]]
-    hits: list[str]
+    server: ScenarioServer
 
-    def add(self, path: str, body: bytes, content_type: str = "application/xml") -> str:
-        self.routes[path] = (200, content_type, body)
-        return self.base + path
+    @property
+    def base(self) -> str:
+        return self.server.origin
+
+    @property
+    def hits(self) -> list[str]:
+        """The paths requested, in order."""
+        return [request.path for request in self.server.seen]
+
+    def add(
+        self, path: str, body: bytes, content_type: str = "application/xml", *, status: int = 200
+    ) -> str:
+        self.server.html(path, body, status=status, content_type=content_type)
+        return self.server.url(path)
 
 
 @pytest.fixture
 def static_site() -> Iterator[StaticSite]:
-    routes: dict[str, tuple[int, str, bytes]] = {}
-    hits: list[str] = []
-    handler = type("Handler", (_StaticHandler,), {"routes": routes, "hits": hits})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield StaticSite(f"http://127.0.0.1:{server.server_address[1]}", routes, hits)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with running_server() as server:
+        yield StaticSite(server)
 
 
 def dumps(value: Any) -> str:

@@ -134,7 +134,7 @@ def test_robots_txt_is_read_once_per_origin_and_sent_with_every_page(
 def test_an_unreadable_robots_txt_leaves_the_verdict_to_crawl_batch(
     local_env: Path, static_site: StaticSite
 ) -> None:
-    static_site.routes["/robots.txt"] = (503, "text/plain", b"down")
+    static_site.add("/robots.txt", b"down", "text/plain", status=503)
     output = list_pages_handler.handler(event({"pages": [f"{static_site.base}/a"]}), None)
     [task] = [p for b in output["batches"] for p in b["pages"]]
     assert "robots" not in task
