@@ -227,7 +227,9 @@ def _alarms(key: str, value: Any) -> AlarmConfig:
     names = set(AlarmConfig.__dataclass_fields__)
     raw = _object(key, value, names)
     default = AlarmConfig()
-    period = _int(f"{key}.period_minutes", raw.get("period_minutes", 5), 1, 1440)
+    period = _int(
+        f"{key}.period_minutes", raw.get("period_minutes", default.period_minutes), 1, 1440
+    )
     thresholds = {
         name: _int(f"{key}.{name}", raw.get(name, getattr(default, name)), 1, 1_000_000)
         for name in names - {"period_minutes"}
