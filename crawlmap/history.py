@@ -198,6 +198,11 @@ class ExecutionHistory:
     def iterations(self) -> tuple[MapIteration, ...]:
         return tuple(it for run in self.maps for it in run.iterations)
 
+    @property
+    def mode(self) -> Literal["inline", "distributed"]:
+        """'distributed' when any Map ran as a Distributed Map, else 'inline'."""
+        return "distributed" if any(m.mode == "distributed" for m in self.maps) else "inline"
+
     def state_status(self) -> dict[str, str]:
         """Each visited state's worst status (by STATUS_RANK), for colouring the graph."""
         worst: dict[str, str] = {}

@@ -312,7 +312,6 @@ def _ddb_units_per_item(run: RunFolder) -> int:
 def _child_executions(run: RunFolder, notes: list[str]) -> tuple[float, float, float]:
     """(child executions, their total duration, their state transitions if STANDARD)."""
     distributed = run.meta.get("distributed")
-    uses_map_run = any(m.mode == "distributed" for m in run.history.maps)
     if isinstance(distributed, Mapping):
         count = _number(distributed.get("child_executions", 0), "distributed.child_executions")
         duration = _number(
@@ -329,7 +328,7 @@ def _child_executions(run: RunFolder, notes: list[str]) -> tuple[float, float, f
             notes.append("STANDARD child executions: their state transitions are billed")
             return count, duration, transitions
         return count, duration, 0.0
-    if uses_map_run:
+    if run.history.mode == "distributed":
         notes.append(
             "distributed Map without meta.json 'distributed' stats: child executions"
             " counted as 0 (not in the parent history)"
@@ -599,7 +598,7 @@ def estimate_run(
             raise CostError("--pages: the run has no pages to scale from")
     factor = (pages / measured_pages) if pages is not None else 1.0
     usage = scale_usage(measured, transitions, factor) if factor != 1.0 else measured
-    mode = str(run.meta.get("mode") or _mode_from_history(run.history))
+    mode = str(run.meta.get("mode") or run.history.mode)
     if pages is not None and mode == "inline" and pages > measured_pages:
         notes.append(
             "scaled from an inline run: at this size ListPages would take the distributed path"
@@ -629,10 +628,6 @@ def estimate_run(
         region=prices.region,
         notes=tuple(notes),
     )
-
-
-def _mode_from_history(history: ExecutionHistory) -> str:
-    return "distributed" if any(m.mode == "distributed" for m in history.maps) else "inline"
 
 
 def estimate_cost(run_dir: Path | RunFolder, *, pages: int | None = None) -> CostBreakdown:

@@ -188,11 +188,7 @@ def _summary(history: ExecutionHistory, run: RunFolder | None, rows: Sequence[Pa
     facts = [
         ("Execution", history.execution_arn or history.name or "–"),
         ("State machine", history.state_machine_arn or "–"),
-        (
-            "Mode",
-            meta.get("mode")
-            or ("distributed" if any(m.mode == "distributed" for m in history.maps) else "inline"),
-        ),
+        ("Mode", meta.get("mode") or history.mode),
         ("Started", history.started_at.isoformat()),
         ("Stopped", history.stopped_at.isoformat() if history.stopped_at else "–"),
     ]
@@ -465,7 +461,7 @@ def _timeline_section(history: ExecutionHistory) -> str:
             '<span class="l-failed">failed</span><span class="l-tick">failed attempt</span>'
             "</div>"
         )
-    elif any(m.mode == "distributed" for m in history.maps):
+    elif history.mode == "distributed":
         summary = (
             '<p class="note">Distributed Map: the child executions run outside this history,'
             " so their timing is not shown here.</p>"
