@@ -69,6 +69,15 @@ def parse(html: str) -> Page:
     return page
 
 
+def graph_nodes(html: str) -> dict[str, str]:
+    """Each state drawn in the graph, with the status it is coloured by."""
+    return {
+        attrs["data-state"]: attrs["data-status"]
+        for tag, attrs in parse(html).elements
+        if tag == "g" and "data-state" in attrs
+    }
+
+
 def results(name: str) -> list[dict[str, Any]]:
     lines = (FIXTURES / name / "results.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
@@ -103,11 +112,7 @@ def test_summary_numbers_come_from_the_run(tmp_path: Path) -> None:
 
 def test_state_graph_colours_states_by_their_outcome(tmp_path: Path) -> None:
     html = render_report(load_run(FIXTURES / "inline-caught"))
-    nodes = {
-        attrs["data-state"]: attrs["data-status"]
-        for tag, attrs in parse(html).elements
-        if tag == "g" and "data-state" in attrs
-    }
+    nodes = graph_nodes(html)
     definition = json.loads((FIXTURES / "inline-caught" / "definition.json").read_text())
     assert set(definition["States"]) <= set(nodes)  # every state of the definition is drawn
     assert nodes["ListPages"] == "succeeded"
@@ -120,11 +125,7 @@ def test_state_graph_colours_states_by_their_outcome(tmp_path: Path) -> None:
 
 def test_failed_run_marks_the_fail_state_red() -> None:
     html = render_report(load_run(FIXTURES / "invalid-input"))
-    nodes = {
-        attrs["data-state"]: attrs["data-status"]
-        for tag, attrs in parse(html).elements
-        if tag == "g" and "data-state" in attrs
-    }
+    nodes = graph_nodes(html)
     assert nodes["InvalidInput"] == "failed"
     assert nodes["ListPages"] == "caught"
     assert nodes["ChooseMode"] == "not_run"
@@ -132,11 +133,7 @@ def test_failed_run_marks_the_fail_state_red() -> None:
 
 def test_distributed_map_inner_states_ran_in_children() -> None:
     html = render_report(load_run(FIXTURES / "aws-distributed"))
-    nodes = {
-        attrs["data-state"]: attrs["data-status"]
-        for tag, attrs in parse(html).elements
-        if tag == "g" and "data-state" in attrs
-    }
+    nodes = graph_nodes(html)
     assert nodes["CrawlPagesDistributed"] == "succeeded"
     assert nodes["CrawlPagesDistributed/CrawlBatch"] == "child"
     assert nodes["CrawlPages"] == "not_run"
@@ -206,7 +203,7 @@ def test_report_without_results_or_definition_uses_the_events(tmp_path: Path) ->
     rows = parse(html).table_rows("pages-table", html)
     pages = json.loads((FIXTURES / "inline-mixed" / "input.json").read_text())["pages"]
     assert sorted(a["data-url"] for a, _ in rows) == sorted(pages)
-    nodes = {a["data-state"] for tag, a in parse(html).elements if tag == "g" and "data-state" in a}
+    nodes = set(graph_nodes(html))
     assert {"ListPages", "CrawlPages", "CrawlPages/CrawlBatch", "Succeeded"} <= nodes
     assert "RunFailed" not in nodes  # never entered, and no definition to know it
 
