@@ -134,6 +134,11 @@ def _child_execution_type(definition: Mapping[str, Any] | None, state: str) -> s
     return str(kind or "STANDARD").upper()
 
 
+def _assumed_function() -> dict[str, Any]:
+    """A function's meta.json entry before its configuration is read: 1024 MB arm64."""
+    return {"memory_mb": 1024, "architecture": "arm64", "invocations": 0, "duration_ms_total": 0.0}
+
+
 def _meta_from_aws(
     described: Mapping[str, Any],
     history: ExecutionHistory,
@@ -146,15 +151,7 @@ def _meta_from_aws(
     functions: dict[str, dict[str, Any]] = {}
     function_names: dict[str, str] = {}
     for task in history.tasks:
-        entry = functions.setdefault(
-            task.state,
-            {
-                "memory_mb": 1024,
-                "architecture": "arm64",
-                "invocations": 0,
-                "duration_ms_total": 0.0,
-            },
-        )
+        entry = functions.setdefault(task.state, _assumed_function())
         entry["invocations"] += 1
         entry["duration_ms_total"] += task.duration_ms or 0.0
         if task.function:
@@ -198,15 +195,7 @@ def _meta_from_aws(
             "execution_type": _child_execution_type(history.definition, run.name),
         }
         # CrawlBatch runs inside the children: one invocation per child, as long as the child.
-        crawl = functions.setdefault(
-            "CrawlBatch",
-            {
-                "memory_mb": 1024,
-                "architecture": "arm64",
-                "invocations": 0,
-                "duration_ms_total": 0.0,
-            },
-        )
+        crawl = functions.setdefault("CrawlBatch", _assumed_function())
         crawl["invocations"] += children
         crawl["duration_ms_total"] += total_ms
     stop = described.get("stopDate")
