@@ -21,7 +21,7 @@ from rich.console import Console
 from crawlmap.console import CrawlProgress, results_table, summary_table, where_table
 from crawlmap.engine.errors import EngineError
 from crawlmap.engine.runner import EngineOptions, RunRecord, run_execution
-from crawlmap.engine.runs import crawlmap_home, find_run_dir, read_json, write_json
+from crawlmap.engine.runs import crawlmap_home, read_json, runs_dir, write_json
 from crawlmap.engine.template import definition_of, function_specs, load_template
 from crawlmap.inspect_cli import add_inspect_commands
 from lambdas.common import env
@@ -316,10 +316,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
             summaries = store.list_runs(limit=args.limit)
         finally:
             store.close()
+    runs = runs_dir()
     rows = []
     for summary in summaries:
-        run_dir = find_run_dir(summary["run_id"])
-        status = read_json(run_dir / "meta.json").get("status") if run_dir else None
+        meta = runs / summary["run_id"] / "meta.json"
+        status = read_json(meta).get("status") if meta.is_file() else None
         rows.append({**summary, "status": status or "unknown"})
     if args.json:
         print(json.dumps(rows))

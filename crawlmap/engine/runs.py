@@ -69,20 +69,3 @@ def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
 
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text())
-
-
-def find_run_dir(run: str, home: Path | None = None) -> Path | None:
-    """A run folder by id, unique id prefix, path, or 'latest'."""
-    candidate = Path(run)
-    if candidate.is_dir() and (candidate / "meta.json").is_file():
-        return candidate
-    base = runs_dir(home)
-    if not base.is_dir():
-        return None
-    names = sorted(p.name for p in base.iterdir() if (p / "meta.json").is_file())
-    if run == "latest":
-        return base / names[-1] if names else None
-    if run in names:
-        return base / run
-    matches = [n for n in names if n.startswith(run)]
-    return base / matches[0] if len(matches) == 1 else None
