@@ -102,7 +102,8 @@ class Settings:
             distributed_batch_size=_int(e, env.DISTRIBUTED_BATCH_SIZE, 100, 1, 1000),
             max_pages=_int(e, env.MAX_PAGES, 100_000, 1, 1_000_000),
             default_source=source,
-            distributed_threshold=_int(e, env.DISTRIBUTED_THRESHOLD, 500, 1, 1_000_000),
+            # 0 sends every run down the distributed path, as cdk.json and the input allow
+            distributed_threshold=_int(e, env.DISTRIBUTED_THRESHOLD, 500, 0, 1_000_000),
             run_ttl_days=_int(e, env.RUN_TTL_DAYS, 90, 1, 3650),
             request_timeout=_float(e, env.REQUEST_TIMEOUT, 10.0, 0.1, 300.0),
             user_agent=_get(e, env.USER_AGENT, DEFAULT_USER_AGENT),
