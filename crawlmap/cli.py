@@ -132,7 +132,24 @@ def max_pages_of(template: Mapping[str, Any]) -> int | None:
     return None
 
 
-def engine_options(args: argparse.Namespace, on_invocation: Any) -> EngineOptions:
+def engine_options(
+    args: argparse.Namespace,
+    on_invocation: Any,
+    overrides: Mapping[str, str],
+    context: dict[str, Any] | None = None,
+) -> EngineOptions:
+    """The options `run` and `demo` share (--db, --fast-retries, --template)."""
+    return EngineOptions(
+        home=crawlmap_home(),
+        db_path=Path(args.db) if args.db else None,
+        time_scale=0.05 if args.fast_retries else 1.0,
+        env_overrides=overrides,
+        template=synthesized_template(Console(stderr=True), context or {}, args.template),
+        on_invocation=on_invocation,
+    )
+
+
+def run_options(args: argparse.Namespace, on_invocation: Any) -> EngineOptions:
     overrides: dict[str, str] = {}
     if args.allow_private_networks:
         overrides[env.ALLOW_PRIVATE_NETWORKS] = "true"
@@ -141,14 +158,7 @@ def engine_options(args: argparse.Namespace, on_invocation: Any) -> EngineOption
     context: dict[str, Any] = {}
     if args.max_concurrency is not None:
         context["max_concurrency"] = args.max_concurrency
-    return EngineOptions(
-        home=crawlmap_home(),
-        db_path=Path(args.db) if args.db else None,
-        time_scale=0.05 if args.fast_retries else 1.0,
-        env_overrides=overrides,
-        template=synthesized_template(Console(stderr=True), context, args.template),
-        on_invocation=on_invocation,
-    )
+    return engine_options(args, on_invocation, overrides, context)
 
 
 # ------------------------------------------------------------------------ output
@@ -243,7 +253,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         write_output(args.output, [])  # fail on an unwritable path before crawling
     console = Console(stderr=True)
     progress = CrawlProgress(console, enabled=not args.quiet)
-    options = engine_options(args, progress)
+    options = run_options(args, progress)
     limit = max_pages_of(options.template or {})
     if limit is not None and len(pages) > limit:  # ListPages would refuse the whole run
         raise UsageError(
@@ -285,19 +295,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "Crawling its sitemap through the synthesized state machine on the local engine "
             "(one page per Map iteration, so Step Functions' retries show in the history)."
         )
-        template = synthesized_template(console, {}, args.template)
         progress = CrawlProgress(console)
-        options = EngineOptions(
-            home=crawlmap_home(),
-            template=template,
-            time_scale=0.05 if args.fast_retries else 1.0,
-            db_path=Path(args.db) if args.db else None,
-            env_overrides={env.ALLOW_PRIVATE_NETWORKS: "true"},  # its own loopback site
-            on_invocation=progress,
-        )
+        # Private networks allowed: the demo crawls its own loopback site.
+        options = engine_options(args, progress, {env.ALLOW_PRIVATE_NETWORKS: "true"})
         with progress:
             record = run_execution({"sitemap": site.url("/sitemap.xml"), "batch_size": 1}, options)
-    save_definition(record, template)
+    save_definition(record, options.template)
     order = {f"{site.base}{path}": i for i, path in enumerate(site.demo_paths())}
     rows = sorted(record.results, key=lambda r: order.get(r["url"], len(order)))
     console.print(results_table(rows, base=site.base))
@@ -350,6 +353,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------ parser
 
 
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """--fast-retries and --template, which `run` and `demo` share (see engine_options)."""
+    parser.add_argument(
+        "--fast-retries",
+        action="store_true",
+        help="scale Retry waits down 20x locally (AWS always waits the full interval)",
+    )
+    parser.add_argument("--template", metavar="FILE", help="a synthesized template to run instead")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crawlmap",
@@ -387,23 +400,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="let the crawler fetch private and loopback addresses (e.g. a site on 127.0.0.1)",
     )
     run.add_argument("--no-robots", action="store_true", help="ignore robots.txt")
-    run.add_argument(
-        "--fast-retries",
-        action="store_true",
-        help="scale Retry waits down 20x locally (AWS always waits the full interval)",
-    )
-    run.add_argument("--template", metavar="FILE", help="a synthesized template to run instead")
+    add_engine_arguments(run)
     run.set_defaults(func=cmd_run)
 
     demo = commands.add_parser("demo", help="crawl a demo site on 127.0.0.1 and show the run")
     demo.add_argument("--port", type=_int_in(0, 65535), default=0, help="demo site port")
     demo.add_argument("--db", metavar="PATH", help="SQLite store (default .crawlmap/crawlmap.db)")
-    demo.add_argument(
-        "--fast-retries",
-        action="store_true",
-        help="scale Retry waits down 20x locally (AWS always waits the full interval)",
-    )
-    demo.add_argument("--template", metavar="FILE", help="a synthesized template to run instead")
+    add_engine_arguments(demo)
     demo.set_defaults(func=cmd_demo)
 
     runs = commands.add_parser("runs", help="list past local runs, newest first")
