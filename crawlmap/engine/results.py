@@ -15,9 +15,11 @@ def collect_results(
 ) -> list[dict[str, Any]]:
     """The run's PageResults from the SQLite store, ordered by URL.
 
-    `attempts` also counts the state machine's retries of a page's batch: a result that the
-    handler counted from one invocation is raised to the number of CrawlBatch invocations that
-    carried the page (a caught batch's failure records say 1 otherwise).
+    `attempts` also counts the state machine's retries of a page's batch: a result is raised to
+    the number of CrawlBatch invocations that carried the page. StoreAndNotify already reads a
+    caught TransientCrawlError's "(attempt N)"; this still matters when a retried batch is
+    finally caught on another error (a timeout, an unexpected exception), whose failure records
+    say 1.
     """
     if not database.exists():
         return []
