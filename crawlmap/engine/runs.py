@@ -54,7 +54,7 @@ def iso(value: Any) -> Any:
 
 def write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(iso(data), indent=1, ensure_ascii=False) + "\n")
+    tmp.write_text(json.dumps(iso(data), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(path)
 
 
@@ -68,4 +68,4 @@ def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(path.read_text())
+    return json.loads(path.read_text(encoding="utf-8"))
