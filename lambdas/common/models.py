@@ -50,9 +50,8 @@ class RunInfo(TypedDict):
     page_count: int
     batch_count: int
     duplicates_dropped: int
-    batches_location: (
-        S3Location | None
-    )  # distributed: the JSON array of Batch that ItemReader reads
+    # distributed: the JSON array of Batch that ItemReader reads
+    batches_location: S3Location | None
     results_prefix: str | None  # distributed: where ResultWriter writes
 
 
