@@ -33,9 +33,49 @@ class PageTask(TypedDict):
     robots: NotRequired[RobotsVerdict]
 
 
+class HostLimit(TypedDict):
+    """One host's share of its per-run limits inside one lane (docs/CONTRACT.md, "Lanes").
+
+    A host's pages are spread over at most `per_host_concurrency` lanes; lanes x concurrency
+    <= per_host_concurrency, and delay_s = the host's spacing x its lane count, so the limits
+    hold for the whole run however many lanes run at once.
+    """
+
+    concurrency: int  # requests in flight to this host from this batch (= from this lane)
+    delay_s: float  # spacing between request starts to this host within this lane
+
+
 class Batch(TypedDict):
-    batch_id: int
+    batch_id: int  # unique in the run
     pages: list[PageTask]
+    lane_id: NotRequired[int]
+    hosts: NotRequired[dict[str, HostLimit]]  # host key (scheme://host:port) -> its limit here
+
+
+class Lane(TypedDict):
+    """Inline path: batches run one after another (CrawlLane, MaxConcurrency 1)."""
+
+    lane_id: int
+    batches: list[Batch]
+
+
+class LaneRef(TypedDict):
+    """Distributed path: one item of lanes.json, one child execution.
+
+    Batch i of the lane is the S3 object f"{batches_prefix}{i}.json" (a Batch); CrawlBatch
+    writes its BatchResult to f"{results_prefix}{lane_id}/{i}.json".
+    """
+
+    lane_id: int
+    batch_count: int
+    batches_prefix: str
+
+
+class HostNote(TypedDict):
+    """A per-run note on one host, shared by every lane: no request starts before not_before."""
+
+    not_before: float  # epoch seconds
+    reason: str  # e.g. "HTTP 429, Retry-After 3600 s"
 
 
 class S3Location(TypedDict):
@@ -53,6 +93,8 @@ class RunInfo(TypedDict):
     # distributed: the JSON array of Batch that ItemReader reads
     batches_location: S3Location | None
     results_prefix: str | None  # distributed: where ResultWriter writes
+    lane_count: NotRequired[int]
+    lanes_location: NotRequired[S3Location | None]  # distributed: the JSON array of LaneRef
 
 
 class ListPagesOutput(TypedDict):
