@@ -1,0 +1,71 @@
+"""What the store keeps and the interfaces the functions use (docs/CONTRACT.md, "Store")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Protocol, TypedDict
+
+from lambdas.common.models import HostNote, PageResult, PreviousState, RunSummary
+
+
+class StoreError(RuntimeError):
+    """The store could not complete a write or read (e.g. throttled past every retry)."""
+
+
+class PageState(TypedDict):
+    """The latest successful state of one page, as stored."""
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    content_hash: str | None
+    run_id: str
+    fetched_at: str | None
+    started_at: str  # the writing run's start: an older run never overwrites a newer one
+
+
+class HostNotes(Protocol):
+    """Per-run notes on hosts (Retry-After back-off), shared by every lane of a run.
+
+    What CrawlBatch needs of the store, and nothing more.
+    """
+
+    def host_notes(self, run_id: str, hosts: Iterable[str]) -> dict[str, HostNote]:
+        """The note of each host that has one in this run (hosts without one are absent)."""
+        ...
+
+    def put_host_note(self, run_id: str, host: str, note: HostNote) -> HostNote:
+        """Record `note` unless the host already has a later `not_before`; return the note
+        now in effect (ours, or the later one another lane wrote first)."""
+        ...
+
+
+class Store(HostNotes, Protocol):
+    def previous_states(self, urls: Iterable[str]) -> dict[str, PreviousState]:
+        """The latest successful state of each URL that has one."""
+        ...
+
+    def save_results(self, run_id: str, results: Iterable[PageResult], started_at: str) -> int:
+        """Write each page's record and its latest state; return the number of items written."""
+        ...
+
+    def save_summary(self, summary: RunSummary) -> int:
+        """Write the run record; return the number of items written."""
+        ...
+
+    def get_summary(self, run_id: str) -> RunSummary | None: ...
+
+    def list_runs(self, limit: int = 20) -> list[RunSummary]:
+        """Run summaries, newest first."""
+        ...
+
+    def run_results(self, run_id: str) -> Iterator[PageResult]:
+        """Every PageResult saved for the run, ordered by URL."""
+        ...
+
+
+def later_note(existing: HostNote | None, candidate: HostNote) -> HostNote:
+    """The note that wins: the later not_before (a tie keeps the one already there)."""
+    if existing is None or candidate["not_before"] > existing["not_before"]:
+        return candidate
+    return existing

@@ -1,0 +1,237 @@
+"""The local store: one SQLite file (WAL), created on first use and kept across runs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from lambdas.common.models import HostNote, PageResult, PreviousState, RunSummary
+from lambdas.common.store.keys import chunked, runs_sort_key
+from lambdas.common.store.latest import plan_state_writes, previous_from_state, unique_by_url
+from lambdas.common.store.model import PageState
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS page_state (
+    url TEXT PRIMARY KEY,
+    etag TEXT,
+    last_modified TEXT,
+    content_hash TEXT,
+    run_id TEXT NOT NULL,
+    fetched_at TEXT,
+    started_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS run_page (
+    run_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, url)
+);
+CREATE TABLE IF NOT EXISTS run_summary (
+    run_id TEXT PRIMARY KEY,
+    sort_key TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS run_summary_newest ON run_summary (sort_key);
+CREATE TABLE IF NOT EXISTS host_notes (
+    run_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    not_before REAL NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (run_id, host)
+);
+"""
+_STATE_COLUMNS = "url, etag, last_modified, content_hash, run_id, fetched_at, started_at"
+_SQLITE_VARIABLES = 500  # per IN (...) query, far under SQLite's limit
+
+
+def _loads_summary(text: str) -> RunSummary:
+    summary: RunSummary = json.loads(text)
+    return summary
+
+
+class SQLiteStore:
+    """The Store on SQLite. Every CrawlBatch, ListPages and StoreAndNotify of the local engine
+    opens its own instance on the same file; WAL lets them read while one writes."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._connection: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # the engine may call from any thread
+
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(_SCHEMA)
+            self._connection = connection
+        return self._connection
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    def _states(self, db: sqlite3.Connection, urls: Sequence[str]) -> dict[str, PageState]:
+        states: dict[str, PageState] = {}
+        for chunk in chunked(dict.fromkeys(urls), _SQLITE_VARIABLES):
+            marks = ",".join("?" * len(chunk))
+            # Only "?" placeholders are formatted in; the URLs travel as parameters.
+            query = f"SELECT {_STATE_COLUMNS} FROM page_state WHERE url IN ({marks})"  # noqa: S608
+            rows = db.execute(query, chunk)
+            for url, etag, last_modified, content_hash, run_id, fetched_at, started in rows:
+                states[url] = PageState(
+                    url=url,
+                    etag=etag,
+                    last_modified=last_modified,
+                    content_hash=content_hash,
+                    run_id=run_id,
+                    fetched_at=fetched_at,
+                    started_at=started,
+                )
+        return states
+
+    def previous_states(self, urls: Iterable[str]) -> dict[str, PreviousState]:
+        with self._lock:
+            states = self._states(self._db(), list(urls))
+        return {url: previous_from_state(state) for url, state in states.items()}
+
+    def save_results(self, run_id: str, results: Iterable[PageResult], started_at: str) -> int:
+        written = 0
+        for raw_chunk in chunked(results, _SQLITE_VARIABLES):
+            chunk = unique_by_url(raw_chunk)
+            with self._lock:
+                db = self._db()
+                db.execute("BEGIN IMMEDIATE")  # read states and write in one transaction
+                try:
+                    existing = self._states(db, [r["url"] for r in chunk])
+                    states = plan_state_writes(chunk, existing, run_id, started_at)
+                    db.executemany(
+                        "INSERT OR REPLACE INTO run_page (run_id, url, outcome, data)"
+                        " VALUES (?, ?, ?, ?)",
+                        [
+                            (
+                                run_id,
+                                r["url"],
+                                r["outcome"],
+                                json.dumps(r, separators=(",", ":"), sort_keys=True),
+                            )
+                            for r in chunk
+                        ],
+                    )
+                    db.executemany(
+                        "INSERT OR REPLACE INTO page_state (url, etag, last_modified,"
+                        " content_hash, run_id, fetched_at, started_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            (
+                                s["url"],
+                                s["etag"],
+                                s["last_modified"],
+                                s["content_hash"],
+                                s["run_id"],
+                                s["fetched_at"],
+                                s["started_at"],
+                            )
+                            for s in states
+                        ],
+                    )
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            written += len(chunk) + len(states)
+        return written
+
+    def save_summary(self, summary: RunSummary) -> int:
+        with self._lock:
+            self._db().execute(
+                "INSERT OR REPLACE INTO run_summary (run_id, sort_key, data) VALUES (?, ?, ?)",
+                (
+                    summary["run_id"],
+                    runs_sort_key(summary["started_at"], summary["run_id"]),
+                    json.dumps(summary, separators=(",", ":"), sort_keys=True),
+                ),
+            )
+        # One row here; DynamoDB writes two items (run record + RUNS index). Report what the
+        # deployed store writes so local cost estimates match it.
+        return 2
+
+    def get_summary(self, run_id: str) -> RunSummary | None:
+        with self._lock:
+            row = (
+                self._db()
+                .execute("SELECT data FROM run_summary WHERE run_id = ?", (run_id,))
+                .fetchone()
+            )
+        return None if row is None else _loads_summary(row[0])
+
+    def list_runs(self, limit: int = 20) -> list[RunSummary]:
+        with self._lock:
+            rows = (
+                self._db()
+                .execute("SELECT data FROM run_summary ORDER BY sort_key DESC LIMIT ?", (limit,))
+                .fetchall()
+            )
+        return [_loads_summary(data) for (data,) in rows]
+
+    def run_results(self, run_id: str) -> Iterator[PageResult]:
+        # Keyset pages: no cursor (or lock) stays open while the caller consumes results.
+        after = ""
+        while True:
+            with self._lock:
+                rows = (
+                    self._db()
+                    .execute(
+                        "SELECT url, data FROM run_page WHERE run_id = ? AND url > ?"
+                        " ORDER BY url LIMIT 1000",
+                        (run_id, after),
+                    )
+                    .fetchall()
+                )
+            if not rows:
+                return
+            for _url, data in rows:
+                result: PageResult = json.loads(data)
+                yield result
+            after = rows[-1][0]
+
+    # -- host notes
+
+    def host_notes(self, run_id: str, hosts: Iterable[str]) -> dict[str, HostNote]:
+        notes: dict[str, HostNote] = {}
+        with self._lock:
+            db = self._db()
+            for chunk in chunked(dict.fromkeys(hosts), _SQLITE_VARIABLES):
+                marks = ",".join("?" * len(chunk))
+                # Only "?" placeholders are formatted in; the hosts travel as parameters.
+                query = f"SELECT host, not_before, reason FROM host_notes WHERE run_id = ? AND host IN ({marks})"  # noqa: E501, S608
+                for host, not_before, reason in db.execute(query, [run_id, *chunk]):
+                    notes[host] = HostNote(not_before=float(not_before), reason=reason)
+        return notes
+
+    def put_host_note(self, run_id: str, host: str, note: HostNote) -> HostNote:
+        with self._lock:
+            db = self._db()
+            # One statement: another process's lane may write the same host at once.
+            db.execute(
+                "INSERT INTO host_notes (run_id, host, not_before, reason) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (run_id, host) DO UPDATE SET"
+                " not_before = excluded.not_before, reason = excluded.reason"
+                " WHERE excluded.not_before > host_notes.not_before",
+                (run_id, host, float(note["not_before"]), note["reason"]),
+            )
+            row = db.execute(
+                "SELECT not_before, reason FROM host_notes WHERE run_id = ? AND host = ?",
+                (run_id, host),
+            ).fetchone()
+        # The row is the note in effect: ours, or a later one that was already there.
+        return HostNote(not_before=float(row[0]), reason=row[1]) if row else note
