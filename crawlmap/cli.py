@@ -21,9 +21,9 @@ from rich.console import Console
 from crawlmap.console import CrawlProgress, results_table, summary_table, where_table
 from crawlmap.engine.errors import EngineError
 from crawlmap.engine.runner import EngineOptions, RunRecord, run_execution
-from crawlmap.engine.runs import crawlmap_home, read_json, runs_dir, write_json
 from crawlmap.engine.template import definition_of, function_specs, load_template
 from crawlmap.inspect_cli import add_inspect_commands
+from crawlmap.runfolder import RunFolderWriter, crawlmap_home, read_json, runs_dir
 from lambdas.common import env
 from lambdas.common.errors import ConfigError
 from lambdas.common.urls import UrlError, canonicalize
@@ -175,7 +175,7 @@ def save_definition(record: RunRecord, template: Mapping[str, Any] | None) -> No
         definition = definition_of(template, lambda logical_id, attribute: logical_id)
     except (EngineError, ValueError):
         return
-    write_json(target, definition)
+    RunFolderWriter(record.run_dir).write_definition(definition)
 
 
 def output_rows(record: RunRecord, pages: Sequence[str]) -> list[dict[str, Any]]:

@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from crawlmap.runfolder import RunFiles, RunFolderError, read_run
+
 VisitStatus = Literal["succeeded", "retried", "caught", "failed", "running"]
 IterationStatus = Literal["succeeded", "failed", "aborted", "running"]
 TaskOutcome = Literal["succeeded", "failed", "timed_out", "running"]
@@ -720,81 +722,26 @@ def _freeze_map(m: _Map, done: bool) -> MapRun:
 
 @dataclass(frozen=True)
 class RunFolder:
-    """What a run folder (or a lone history.json) holds. Only `history` is required."""
+    """A run folder (or a lone history.json) with its history parsed. See crawlmap.runfolder."""
 
     path: Path
     history: ExecutionHistory
-    meta: Mapping[str, Any]
+    meta: Mapping[str, Any]  # RunMeta (crawlmap.runfolder.schema), {} when absent
     results: tuple[Mapping[str, Any], ...]  # PageResult per line of results.jsonl
-
-
-def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise HistoryError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise HistoryError(f"{what}: {path} is not valid JSON ({exc})") from None
-
-
-def _read_results(path: Path) -> tuple[Mapping[str, Any], ...]:
-    results: list[Mapping[str, Any]] = []
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                except ValueError:
-                    raise HistoryError(
-                        f"results.jsonl line {number}: not valid JSON ({path})"
-                    ) from None
-                if isinstance(item, Mapping):
-                    results.append(item)
-    except OSError as exc:
-        raise HistoryError(f"results.jsonl: cannot read {path}: {exc.strerror or exc}") from None
-    return tuple(results)
+    files: RunFiles | None = field(default=None, compare=False, repr=False)
 
 
 def load_run(path: Path) -> RunFolder:
     """Load a run folder (history.json + optional meta.json, results.jsonl, definition.json)
     or a lone history.json file."""
-    if path.is_dir():
-        folder = path
-        history_path = path / "history.json"
-        if not history_path.is_file():
-            raise HistoryError(f"{path}: no history.json in this folder")
-    elif path.is_file():
-        folder = path.parent
-        history_path = path
-    else:
-        raise HistoryError(f"{path}: no such run folder or history file")
-    doc = _read_json(history_path, "history")
-    meta: Mapping[str, Any] = {}
-    results: tuple[Mapping[str, Any], ...] = ()
-    definition: Mapping[str, Any] | None = None
-    # Sidecar files only belong to this history when it is the run folder's history.json.
-    if history_path.name == "history.json":
-        meta_path = folder / "meta.json"
-        if meta_path.is_file():
-            loaded = _read_json(meta_path, "meta.json")
-            meta = loaded if isinstance(loaded, Mapping) else {}
-        if (folder / "results.jsonl").is_file():
-            results = _read_results(folder / "results.jsonl")
-        if (folder / "definition.json").is_file():
-            loaded = _read_json(folder / "definition.json", "definition.json")
-            definition = loaded if isinstance(loaded, Mapping) else None
-    if definition is None and isinstance(meta.get("definition"), Mapping):
-        definition = meta["definition"]
-    if (
-        definition is None
-        and isinstance(doc, Mapping)
-        and isinstance(doc.get("definition"), Mapping)
-    ):
-        definition = doc["definition"]
-    history = parse_history(doc, meta=meta, definition=definition)
-    return RunFolder(path=folder, history=history, meta=meta, results=results)
+    try:
+        files = read_run(path)
+    except RunFolderError as exc:
+        raise HistoryError(str(exc)) from None
+    history = parse_history(files.history, meta=files.meta, definition=files.definition)
+    return RunFolder(
+        path=files.path, history=history, meta=files.meta, results=files.results, files=files
+    )
 
 
 def load_history(path: Path) -> ExecutionHistory:

@@ -12,13 +12,12 @@ import json
 import math
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, is_dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from crawlmap.engine.runs import iso, runs_dir, write_json
-from crawlmap.history import ExecutionHistory, HistoryError, RunFolder, format_history, load_run
+from crawlmap.aws_fetch import AwsFetchError, fetch_execution
+from crawlmap.history import HistoryError, RunFolder, format_history, load_run
+from crawlmap.runfolder import plain, runs_dir
 
 EXIT_BAD_INPUT = 2
 EXECUTION_ARN_PREFIX = "arn:aws:states:"
@@ -53,7 +52,10 @@ def resolve_run(run: str, *, home: Path | None = None) -> Path:
 
 def open_run(run: str, *, save_dir: Path | None = None) -> RunFolder:
     if run.startswith(EXECUTION_ARN_PREFIX):
-        path = fetch_execution(run, save_dir=save_dir)
+        try:
+            path = fetch_execution(run, save_dir=save_dir)
+        except AwsFetchError as exc:
+            raise InspectError(str(exc)) from None
     else:
         path = resolve_run(run)
     try:
@@ -62,175 +64,7 @@ def open_run(run: str, *, save_dir: Path | None = None) -> RunFolder:
         raise InspectError(f"RUN {run!r}: {exc}") from None
 
 
-# ---------------------------------------------------------------- fetching from AWS
-
-
-def fetch_execution(
-    arn: str,
-    *,
-    save_dir: Path | None = None,
-    sfn_client: Any = None,
-    lambda_client: Any = None,
-) -> Path:
-    """Fetch a deployed execution (history with data, description, definition) into a run folder.
-
-    The folder gets history.json, input.json, output.json, definition.json and a meta.json
-    built from what AWS reports: Lambda memory/architecture from GetFunctionConfiguration,
-    invocations and durations from the history's task events, child executions from the
-    Map Run. Returns the folder.
-    """
-    try:
-        import boto3
-        from botocore.exceptions import BotoCoreError, ClientError
-    except ImportError:  # pragma: no cover - boto3 is a dependency
-        raise InspectError("--arn needs boto3") from None
-    parts = arn.split(":")
-    if len(parts) < 8 or parts[5] != "execution":
-        raise InspectError(f"--arn: not a Step Functions execution ARN: {arn!r}")
-    region = parts[3]
-    try:
-        sfn = sfn_client or boto3.client("stepfunctions", region_name=region)
-        described = sfn.describe_execution(executionArn=arn)
-        events: list[dict[str, Any]] = []
-        paginator = sfn.get_paginator("get_execution_history")
-        for page in paginator.paginate(executionArn=arn, includeExecutionData=True):
-            events.extend(dict(event) for event in page["events"])
-        definition: Any = None
-        try:
-            machine = sfn.describe_state_machine_for_execution(executionArn=arn)
-            definition = json.loads(machine["definition"])
-        except (ClientError, KeyError, ValueError):
-            definition = None
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise InspectError(
-            f"--arn: AWS refused {error.get('Code', 'the request')}: {error.get('Message', exc)}"
-        ) from None
-    except BotoCoreError as exc:
-        raise InspectError(f"--arn: cannot reach AWS: {exc}") from None
-
-    name = str(described.get("name") or parts[-1])
-    folder = save_dir or (runs_dir() / name)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / "history.json", {"events": events})
-    write_json(folder / "input.json", json.loads(described.get("input") or "null"))
-    if described.get("output"):
-        write_json(folder / "output.json", json.loads(described["output"]))
-    if isinstance(definition, dict):
-        write_json(folder / "definition.json", definition)
-    history = load_run(folder).history
-    meta = _meta_from_aws(described, history, sfn, lambda_client, region)
-    write_json(folder / "meta.json", meta)
-    return folder
-
-
-def _child_execution_type(definition: Mapping[str, Any] | None, state: str) -> str:
-    """EXPRESS or STANDARD, from the Map state's ProcessorConfig (top-level states only)."""
-    states = (definition or {}).get("States")
-    spec = states.get(state) if isinstance(states, Mapping) else None
-    processor = (spec or {}).get("ItemProcessor") if isinstance(spec, Mapping) else None
-    config = (processor or {}).get("ProcessorConfig") if isinstance(processor, Mapping) else None
-    kind = (config or {}).get("ExecutionType") if isinstance(config, Mapping) else None
-    return str(kind or "STANDARD").upper()
-
-
-def _assumed_function() -> dict[str, Any]:
-    """A function's meta.json entry before its configuration is read: 1024 MB arm64."""
-    return {"memory_mb": 1024, "architecture": "arm64", "invocations": 0, "duration_ms_total": 0.0}
-
-
-def _meta_from_aws(
-    described: Mapping[str, Any],
-    history: ExecutionHistory,
-    sfn: Any,
-    lambda_client: Any,
-    region: str,
-) -> dict[str, Any]:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    functions: dict[str, dict[str, Any]] = {}
-    function_names: dict[str, str] = {}
-    for task in history.tasks:
-        entry = functions.setdefault(task.state, _assumed_function())
-        entry["invocations"] += 1
-        entry["duration_ms_total"] += task.duration_ms or 0.0
-        if task.function:
-            function_names[task.state] = task.function
-    notes: list[str] = []
-    client = lambda_client
-    for state, function in function_names.items():
-        try:
-            if client is None:
-                import boto3
-
-                client = boto3.client("lambda", region_name=region)
-            config = client.get_function_configuration(FunctionName=function)
-            functions[state]["memory_mb"] = int(config.get("MemorySize", 1024))
-            functions[state]["architecture"] = (config.get("Architectures") or ["x86_64"])[0]
-        except (ClientError, BotoCoreError) as exc:
-            notes.append(f"{function}: configuration not readable ({exc}); assumed 1024 MB arm64")
-    distributed: dict[str, Any] | None = None
-    for run in history.maps:
-        if run.mode != "distributed" or not run.map_run_arn:
-            continue
-        try:
-            map_run = sfn.describe_map_run(mapRunArn=run.map_run_arn)
-            children = int(map_run.get("executionCounts", {}).get("total", 0))
-        except (ClientError, BotoCoreError) as exc:
-            notes.append(f"Map Run {run.map_run_arn}: not readable ({exc})")
-            continue
-        total_ms = 0.0
-        try:
-            for page in sfn.get_paginator("list_executions").paginate(mapRunArn=run.map_run_arn):
-                for child in page.get("executions", []):
-                    if child.get("startDate") and child.get("stopDate"):
-                        delta = child["stopDate"] - child["startDate"]
-                        total_ms += delta.total_seconds() * 1000
-        except Exception as exc:  # durations are optional: a note, not a failed fetch
-            notes.append(f"child executions of {run.map_run_arn} not listed ({exc!r})")
-        distributed = {
-            "child_executions": children,
-            "child_state_transitions": None,
-            "child_duration_ms_total": total_ms,
-            "execution_type": _child_execution_type(history.definition, run.name),
-        }
-        # CrawlBatch runs inside the children: one invocation per child, as long as the child.
-        crawl = functions.setdefault("CrawlBatch", _assumed_function())
-        crawl["invocations"] += children
-        crawl["duration_ms_total"] += total_ms
-    stop = described.get("stopDate")
-    return {
-        "run_id": described.get("name"),
-        "execution_arn": described.get("executionArn"),
-        "state_machine_arn": described.get("stateMachineArn"),
-        "status": described.get("status"),
-        "start_date": described.get("startDate"),
-        "stop_date": stop,
-        "mode": "distributed" if distributed else "inline",
-        "functions": functions,
-        "distributed": distributed,
-        "store_writes": None,
-        "s3_requests": {"get": 0, "put": 0},
-        "source": "aws",
-        "notes": notes,
-    }
-
-
 # ---------------------------------------------------------------- commands
-
-
-def _jsonable(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(asdict(value))
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def history_json(run: RunFolder, *, events: bool = False) -> dict[str, Any]:
@@ -325,7 +159,7 @@ def history_json(run: RunFolder, *, events: bool = False) -> dict[str, Any]:
             }
             for e in h.events
         ]
-    return _jsonable(doc)
+    return plain(doc)
 
 
 def _page_counts(results: tuple[Mapping[str, Any], ...]) -> dict[str, int]:
@@ -401,7 +235,7 @@ def cmd_cost(args: argparse.Namespace) -> int:
     except CostError as exc:
         raise InspectError(f"RUN {args.run!r}: {exc}") from None
     if args.json:
-        print(json.dumps(_jsonable(breakdown.to_json()), indent=1))
+        print(json.dumps(plain(breakdown.to_json()), indent=1))
         return 0
     print(format_cost(breakdown))
     measured = breakdown.measured_pages

@@ -19,7 +19,7 @@ Billing rules (us-east-1 list prices in prices.json, each with its source and da
   rounded up to 1 ms per invocation, priced by architecture (arm64 is cheaper than x86_64).
 - DynamoDB on-demand: one write request unit per 1 KB (rounded up) of each item written;
   BatchWriteItem items count individually. Reads: eventually consistent, 0.5 RRU per item
-  up to 4 KB (one previous-state read per page when meta.json does not say).
+  up to 4 KB: one previous-state read per page (assumed; the store does not count reads).
 - S3: PUT/LIST and GET requests (ItemReader, ResultWriter, result files).
 
 The naive design is one Lambda per page in a Standard inline Map: the same top-level states,
@@ -350,8 +350,9 @@ def measure(run: RunFolder) -> tuple[Usage, TransitionCount, list[str]]:
         )
     else:
         writes = _number(store_writes, "store_writes")
-    store_reads = run.meta.get("store_reads")
-    reads = _number(store_reads, "store_reads") if store_reads is not None else float(pages)
+    # ListPages reads each page's previous state once; the store does not count reads.
+    reads = float(pages)
+    notes.append("DynamoDB reads: assumed one previous-state read per page")
     s3 = run.meta.get("s3_requests") or {}
     if not isinstance(s3, Mapping):
         raise CostError("meta.json s3_requests: expected {'get': int, 'put': int}")
