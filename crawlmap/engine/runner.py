@@ -30,7 +30,7 @@ from moto.stepfunctions.responses import get_backend
 from crawlmap.engine import moto_gaps
 from crawlmap.engine.adapter import FunctionRuntime, Invocation, LambdaAdapter, fresh_container
 from crawlmap.engine.errors import EngineError
-from crawlmap.engine.resources import LocalResources, run_environment
+from crawlmap.engine.resources import LocalResources, RunEnvironment, run_environment
 from crawlmap.engine.results import collect_results, read_notification
 from crawlmap.engine.runs import crawlmap_home, iso, new_run_id, write_json, write_jsonl
 from crawlmap.engine.template import (
@@ -290,8 +290,30 @@ def _stage_large_input(
     return {**staged, "pages_s3": f"s3://{bucket}/{key}"}
 
 
-def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) -> RunRecord:
-    """Run the state machine on `execution_input`; save and return the run."""
+@dataclass
+class PreparedRun:
+    """One execution's engine state before it starts: what `engine_session` runs it in and
+    `save_run` writes. run_execution uses all three; `crawlmap serve` (crawlmap/serve/) starts
+    its executions through moto's API instead, inside the same session."""
+
+    options: EngineOptions
+    resources: LocalResources
+    definition: dict[str, Any]  # as moto runs it (moto_gaps.normalize_definition)
+    runtimes: list[FunctionRuntime]
+    run_id: str
+    run_dir: Path
+    database: Path
+    notify_file: Path
+    environment: RunEnvironment
+    notes: list[str]
+    adapter: LambdaAdapter
+    active: moto_gaps.ActiveRun
+    invocations_per_url: dict[str, int]
+    store_writes: dict[str, int] = field(default_factory=lambda: {"items": 0})
+
+
+def prepare_run(options: EngineOptions) -> PreparedRun:
+    """Read the template, map its resources, build the functions and create the run folder."""
     template = options.template or load_template(
         options.home / "cache", options.context_overrides, options.template_path
     )
@@ -344,62 +366,101 @@ def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) ->
             options.on_invocation(invocation)
 
     adapter = LambdaAdapter(runtimes, on_invocation)
-    state_machine_arn = resources.state_machine_arn()
-    active = moto_gaps.ActiveRun(invoke_lambda=adapter.invoke, time_scale=options.time_scale)
+    return PreparedRun(
+        options=options,
+        resources=resources,
+        definition=definition,
+        runtimes=runtimes,
+        run_id=run_id,
+        run_dir=run_dir,
+        database=database,
+        notify_file=notify_file,
+        environment=environment,
+        notes=notes,
+        adapter=adapter,
+        active=moto_gaps.ActiveRun(invoke_lambda=adapter.invoke, time_scale=options.time_scale),
+        invocations_per_url=invocations_per_url,
+    )
 
+
+@contextlib.contextmanager
+def engine_session(run: PreparedRun) -> Iterator[None]:
+    """The process state one execution runs in (one at a time): its logs, its environment, a
+    fresh container of the handlers, moto's patches. Not moto's mock: the caller's."""
     with (
         _run_lock,
-        (run_dir / "logs.txt").open("w", encoding="utf-8") as log,
+        (run.run_dir / "logs.txt").open("w", encoding="utf-8") as log,
         _function_logs_to(log),
-        _process_environment(environment.variables),
+        _process_environment(run.environment.variables),
         fresh_container(),
-        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
     ):
         moto_gaps.install()
-        adapter.warm()
+        run.adapter.warm()
+        run.store_writes = _count_store_writes()
+        yield
+
+
+def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) -> RunRecord:
+    """Run the state machine on `execution_input`; save and return the run."""
+    run = prepare_run(options)
+    with (
+        engine_session(run),
+        mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+    ):
         s3 = boto3.client("s3", region_name=REGION)
-        for bucket in resources.bucket_names():
+        for bucket in run.resources.bucket_names():
             s3.create_bucket(Bucket=bucket)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         try:
             created = sfn.create_state_machine(
-                name=resources.state_machine_name(),
-                definition=json.dumps(definition),
+                name=run.resources.state_machine_name(),
+                definition=json.dumps(run.definition),
                 roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/crawlmap-local",
                 type="STANDARD",
             )
         except ClientError as exc:
             raise EngineError(f"moto cannot parse the state machine definition: {exc}") from None
         state_machine_arn = created["stateMachineArn"]
-        store_writes = _count_store_writes()
         execution_input = _stage_large_input(
             execution_input,
-            environment.variables.get(env_names.BUCKET_NAME),
-            run_id,
-            notes,
+            run.environment.variables.get(env_names.BUCKET_NAME),
+            run.run_id,
+            run.notes,
             options.stage_input_over_bytes,
         )
-        moto_gaps.activate(active)
+        moto_gaps.activate(run.active)
         try:
             started = sfn.start_execution(
-                stateMachineArn=state_machine_arn, name=run_id, input=json.dumps(execution_input)
+                stateMachineArn=state_machine_arn,
+                name=run.run_id,
+                input=json.dumps(execution_input),
             )
-            execution_arn = started["executionArn"]
-            described = _wait_for(sfn, execution_arn)
-            events = _history(execution_arn)
+            described = _wait_for(sfn, started["executionArn"])
+            events = _history(started["executionArn"])
         finally:
             moto_gaps.activate(None)
+    return save_run(run, described, events, execution_input)
 
+
+def save_run(
+    run: PreparedRun,
+    described: Mapping[str, Any],
+    events: list[dict[str, Any]],
+    execution_input: Any,
+) -> RunRecord:
+    """Write the run folder of a finished execution (`described`: DescribeExecution's fields)."""
+    options, active, runtimes, run_dir = run.options, run.active, run.runtimes, run.run_dir
+    execution_arn = str(described["executionArn"])
     status = str(described["status"])
     output = json.loads(described["output"]) if described.get("output") else None
     summary = output if isinstance(output, dict) and "total" in output else None
     summary = summary or _summary_from_history(events)
-    results = collect_results(database, run_id, invocations_per_url)
+    results = collect_results(run.database, run.run_id, run.invocations_per_url)
     children = [c for stats in active.map_runs.values() for c in stats.children]
     meta: dict[str, Any] = {
-        "run_id": run_id,
+        "run_id": run.run_id,
         "execution_arn": execution_arn,
-        "state_machine_arn": state_machine_arn,
+        "state_machine_arn": described.get("stateMachineArn"),
         "status": status,
         "start_date": iso(described.get("startDate")),
         "stop_date": iso(described.get("stopDate") or datetime.datetime.now(tz=datetime.UTC)),
@@ -428,25 +489,25 @@ def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) ->
             "child_duration_ms_total": round(sum(c.duration_ms() for c in children), 3),
             "execution_type": "EXPRESS",
         },
-        "store_writes": store_writes["items"],
+        "store_writes": run.store_writes["items"],
         "s3_requests": dict(active.s3_requests),
         "history_events": len(events),
         "largest_state_payload_bytes": _largest_state_payload(events),
         "state_payload_limit_bytes": STATE_PAYLOAD_LIMIT,
         "time_scale": options.time_scale,
-        "engine_notes": notes,
+        "engine_notes": run.notes,
     }
     write_json(run_dir / "input.json", execution_input)
     write_json(run_dir / "history.json", {"events": events})
     if output is not None and status == "SUCCEEDED":
         write_json(run_dir / "output.json", output)
     write_jsonl(run_dir / "results.jsonl", results)
-    notification = read_notification(notify_file)
+    notification = read_notification(run.notify_file)
     if notification is not None:
         write_json(run_dir / "notification.json", notification)
     write_json(run_dir / "meta.json", meta)
     return RunRecord(
-        run_id=run_id,
+        run_id=run.run_id,
         run_dir=run_dir,
         status=status,
         execution_arn=execution_arn,
