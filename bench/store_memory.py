@@ -37,7 +37,7 @@ from typing import Any
 from lambdas.common.models import PageResult, RunInfo
 from lambdas.common.notifier import ConsoleNotifier
 from lambdas.common.store import SQLiteStore
-from lambdas.store_and_notify.results import inline_results
+from lambdas.store_and_notify.batches import legacy_inline_results
 from lambdas.store_and_notify.storing import StoringContext, store_results
 
 PAGES_PER_BATCH = 10
@@ -203,7 +203,7 @@ def measure(root: Path, total: int, mode: str, use_tracemalloc: bool) -> dict[st
     if mode == "load-all":
         event["batches"] = load_all(root, batches)
         summary = store_results(event, context).summary
-        assert sum(1 for _ in inline_results(event["batches"])) == total
+        assert sum(1 for _ in legacy_inline_results(event["batches"])) == total
     else:
         summary = store_results(event, context).summary
     elapsed = time.perf_counter() - began

@@ -7,15 +7,16 @@ store keys are deterministic, so a second run writes and counts exactly the same
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from lambdas.common.errors import InvalidInputError
-from lambdas.common.models import RunInfo, RunSummary
+from lambdas.common.models import PageResult, RunInfo, RunSummary
 from lambdas.common.notifier import Notifier
 from lambdas.common.store import Store, chunked, parse_instant
+from lambdas.store_and_notify.failures import Reason
 from lambdas.store_and_notify.results import ResultReader, run_results
 from lambdas.store_and_notify.summary import SummaryCounter, message_text, subject_line
 
@@ -36,10 +37,20 @@ class StoreOutcome:
     store_writes: int
 
 
-def parse_run(event: object) -> tuple[RunInfo, Any]:
-    """The `run` (RunInfo from ListPages) and `batches` of StoreAndNotify's input."""
+@dataclass(frozen=True)
+class MapOutput:
+    """StoreAndNotify's input, parsed: the run and what its Map left."""
+
+    run: RunInfo
+    lanes: Any  # `lanes` (v0.2), or v0.1's `batches` when `legacy`
+    map_error: Reason | None = None
+    legacy: bool = False
+
+
+def parse_run(event: object) -> MapOutput:
+    """The `run` (RunInfo from ListPages), `lanes` and `map_error` of StoreAndNotify's input."""
     if not isinstance(event, Mapping):
-        raise InvalidInputError("input", "must be a JSON object with run and batches")
+        raise InvalidInputError("input", "must be a JSON object with run and lanes")
     run = event.get("run")
     if not isinstance(run, Mapping):
         raise InvalidInputError("run", "must be the run object ListPages returned")
@@ -52,18 +63,30 @@ def parse_run(event: object) -> tuple[RunInfo, Any]:
         raise InvalidInputError("run.started_at", "is not an ISO 8601 time") from None
     if run.get("mode") not in ("inline", "distributed"):
         raise InvalidInputError("run.mode", "must be inline or distributed")
-    if "batches" not in event:
-        raise InvalidInputError("batches", "missing: the Map's results")
     info: RunInfo = dict(run)  # type: ignore[assignment]
-    return info, event["batches"]
+    map_error = Reason.of(event.get("map_error"))
+    if "map_error" in event and map_error is None:
+        raise InvalidInputError("map_error", "must be the Map's caught {Error, Cause}")
+    if "lanes" in event:
+        return MapOutput(run=info, lanes=event["lanes"], map_error=map_error)
+    if "batches" in event:  # v0.1's input
+        return MapOutput(run=info, lanes=event["batches"], map_error=map_error, legacy=True)
+    raise InvalidInputError("lanes", "missing: the Map's results")
+
+
+def map_results(parsed: MapOutput, reader: ResultReader) -> Iterator[PageResult]:
+    if parsed.legacy:
+        return run_results(parsed.lanes, reader)
+    return run_results(parsed.lanes, reader, run=parsed.run, map_error=parsed.map_error)
 
 
 def store_results(event: object, context: StoringContext) -> StoreOutcome:
     """Write every result and the summary; return the summary (not yet published)."""
-    run, batches = parse_run(event)
+    parsed = parse_run(event)
+    run = parsed.run
     counter = SummaryCounter()
     writes = 0
-    for chunk in chunked(run_results(batches, context.reader), WRITE_CHUNK):
+    for chunk in chunked(map_results(parsed, context.reader), WRITE_CHUNK):
         for result in chunk:
             counter.add(result)
         writes += context.store.save_results(run["run_id"], chunk, run["started_at"])

@@ -17,6 +17,7 @@ from lambdas.store_and_notify.results import (
     child_results,
     describe_error,
     iter_json_array,
+    iter_member_array,
     parse_manifest,
 )
 from lambdas.store_and_notify.summary import (
@@ -267,3 +268,33 @@ def test_summary_does_not_depend_on_the_order_results_arrive(plan: Any, data: An
     assert in_order.summary(RUN, finished) == reordered.summary(RUN, finished)
     failed = sorted(r["url"] for r in results if r["outcome"] == "failed")
     assert [f["url"] for f in in_order.summary(RUN, finished)["first_failures"]] == failed[:10]
+
+
+@given(
+    values=st.lists(json_values, max_size=6),
+    others=st.dictionaries(st.text(max_size=3).filter(lambda k: k != "results"), json_values),
+    size=st.integers(1, 7),
+)
+def test_streamed_member_array_equals_json_loads_at_any_chunk_boundary(
+    values: list[Any], others: dict[str, Any], size: int
+) -> None:
+    whole = {**others, "results": values}
+    data = json.dumps(whole, ensure_ascii=False).encode()
+    found: dict[str, Any] = {}
+    assert list(iter_member_array(split(data, size), "results", "s3://b/k", "f", found)) == values
+    assert found == others
+
+
+def test_a_results_object_streams_without_reading_ahead() -> None:
+    served: list[int] = []
+
+    def chunks() -> Any:
+        yield b'{"batch_id": 3, "results": ['
+        for index in range(1000):
+            served.append(index)
+            yield (b"" if index == 0 else b",") + b'{"n": %d}' % index
+        yield b"]}"
+
+    stream = iter_member_array(chunks(), "results", "s3://b/k", "run.results_prefix")
+    assert next(stream) == {"n": 0}
+    assert len(served) <= 2
