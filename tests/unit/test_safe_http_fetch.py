@@ -337,3 +337,25 @@ def test_obfuscated_loopback_forms_are_refused_without_connecting(url: str) -> N
     ):
         fetch(client, url, FetchLimits.from_settings(Settings()))
     assert backend.connects == []
+
+
+@pytest.mark.parametrize("answer", ["64:ff9b:1::a9fe:a9fe", "::ffff:0:a9fe:a9fe"])
+def test_names_resolving_to_nat64_or_siit_metadata_are_never_dialled(answer: str) -> None:
+    resolver = RecordingResolver({"imds.example.com": [answer]})
+    backend = RecordingBackend()
+    async_backend = AsyncRecordingBackend()
+    with (
+        make_client(LOCAL, resolver=resolver, network_backend=backend) as client,
+        pytest.raises(AddressRefusedError, match="form of the cloud metadata"),
+    ):
+        fetch(client, "http://imds.example.com/latest/", FetchLimits.from_settings(LOCAL))
+
+    async def run() -> None:
+        async with make_async_client(LOCAL, resolver=resolver, network_backend=async_backend) as c:
+            with pytest.raises(AddressRefusedError, match="form of the cloud metadata"):
+                await fetch_async(c, "http://imds.example.com/", FetchLimits.from_settings(LOCAL))
+
+    asyncio.run(run())
+    assert backend.connects == []
+    assert async_backend.connects == []
+    assert resolver.lookups == ["imds.example.com", "imds.example.com"]

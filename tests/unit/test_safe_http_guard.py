@@ -72,3 +72,44 @@ def test_allow_private_networks_opens_private_but_never_metadata() -> None:
 def test_a_non_ip_string_is_refused() -> None:
     with pytest.raises(AddressRefusedError, match="not an IP address"):
         check_address("localhost")
+
+
+# Every IPv6 form a translator or tunnel can turn into the metadata address (issue 11).
+METADATA_EMBEDDINGS = [
+    ("64:ff9b:1::a9fe:a9fe", "a local NAT64 form of the cloud metadata"),  # RFC 8215, /96
+    ("64:ff9b:1:a9fe:a9:fe00::", "a local NAT64 form of the cloud metadata"),  # /48 position
+    ("64:ff9b:1:0:a9:fea9:fe00:0", "a local NAT64 form of the cloud metadata"),  # /64 position
+    ("64:ff9b::a9fe:a9fe", "an NAT64 form of the cloud metadata"),
+    ("::ffff:0:a9fe:a9fe", "an IPv4-translated (SIIT) form of the cloud metadata"),
+    ("::ffff:a9fe:a9fe", "an IPv4-mapped form of the cloud metadata"),
+    ("::a9fe:a9fe", "an IPv4-compatible form of the cloud metadata"),
+    ("2002:a9fe:a9fe::1", "an 6to4 form of the cloud metadata"),
+    ("2001:0:a9fe:a9fe::1", "a Teredo form of the cloud metadata"),  # the server field
+    ("2001:0:4136:e378:8000:63bf:5601:5601", "a Teredo form of the cloud metadata"),  # client
+    ("fe80::5efe:a9fe:a9fe", "an ISATAP form of the cloud metadata"),
+    ("2001:db8:1::200:5efe:a9fe:a9fe", "an ISATAP form of the cloud metadata"),
+    ("::ffff:0:a9fe:aa02", "an IPv4-translated (SIIT) form of the cloud metadata"),  # .170.2
+    ("169.254.170.23", "the cloud metadata"),  # EKS Pod Identity
+    ("fd00:ec2::23", "the cloud metadata"),
+    ("100.100.100.200", "the cloud metadata"),  # Alibaba Cloud
+]
+
+
+@pytest.mark.parametrize(("ip", "kind"), METADATA_EMBEDDINGS)
+def test_metadata_embedded_in_ipv6_is_refused_even_with_private_allowed(ip: str, kind: str) -> None:
+    assert address_problem(ip) == kind
+    with pytest.raises(AddressRefusedError, match="metadata"):
+        check_address(ip, allow_private_networks=True)
+
+
+@pytest.mark.parametrize(
+    ("ip", "kind"),
+    [
+        ("::ffff:0:8.8.8.8", "a reserved (IPv4-translated)"),
+        ("64:ff9b:1::808:808", "a reserved (local NAT64)"),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "a reserved (Teredo)"),
+    ],
+)
+def test_translated_forms_of_other_addresses_keep_their_default_refusal(ip: str, kind: str) -> None:
+    assert address_problem(ip) == kind
+    check_address(ip, allow_private_networks=True)  # only metadata stays refused there

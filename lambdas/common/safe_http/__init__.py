@@ -13,8 +13,12 @@ output cap, so a gzip/deflate/brotli bomb is stopped after at most the cap plus 
 piece; a Content-Length over the cap is refused before reading; there is a total deadline on
 top of httpx's connect/read timeouts.
 
-Cloud metadata addresses (169.254.169.254, 169.254.170.2, fd00:ec2::254 and their IPv4-mapped,
-6to4, NAT64 forms) stay refused even when allow_private_networks opens private ranges.
+Cloud metadata addresses (169.254.169.254, 169.254.170.2, fd00:ec2::254, ...) stay refused even
+when allow_private_networks opens private ranges, in every IPv6 form that embeds them (guard.py).
+
+Containment: whatever a hostile response makes a fetch raise (a Location with an
+out-of-range port, a thousand stacked Content-Encodings, malformed header bytes, ...) comes
+out as a FetchError with a short reason and the transient flag, never as another exception.
 
 Modules, each one job (the arrows point down):
   errors      FetchError and its kinds
@@ -33,9 +37,20 @@ from lambdas.common.safe_http.clients import (
     make_async_client,
     make_client,
 )
-from lambdas.common.safe_http.decoding import ACCEPT_ENCODING, BROTLI_BOUNDED, DECODE_PIECE
+from lambdas.common.safe_http.decoding import (
+    ACCEPT_ENCODING,
+    BROTLI_BOUNDED,
+    DECODE_PIECE,
+    MAX_CONTENT_CODINGS,
+)
 from lambdas.common.safe_http.decoding import _BodyCollector as _BodyCollector
-from lambdas.common.safe_http.errors import AddressRefusedError, FetchError, HopRefusedError
+from lambdas.common.safe_http.errors import (
+    AddressRefusedError,
+    BadResponseError,
+    FetchError,
+    HopRefusedError,
+    UnexpectedFetchError,
+)
 from lambdas.common.safe_http.fetch import (
     CREDENTIAL_HEADERS,
     REDIRECT_STATUSES,
@@ -63,10 +78,12 @@ __all__ = [
     "BROTLI_BOUNDED",
     "CREDENTIAL_HEADERS",
     "DECODE_PIECE",
+    "MAX_CONTENT_CODINGS",
     "REDIRECT_STATUSES",
     "AddressRefusedError",
     "AsyncSafeTransport",
     "AsyncioBackend",
+    "BadResponseError",
     "FetchError",
     "FetchLimits",
     "HopCheck",
@@ -74,6 +91,7 @@ __all__ = [
     "Resolver",
     "SafeResponse",
     "SafeTransport",
+    "UnexpectedFetchError",
     "address_problem",
     "check_address",
     "check_scheme",

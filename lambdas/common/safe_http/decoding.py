@@ -13,7 +13,7 @@ from typing import Protocol
 import brotli
 import httpx
 
-from lambdas.common.safe_http.errors import FetchError
+from lambdas.common.safe_http.errors import BadResponseError, FetchError
 
 
 def _brotli_can_bound_output() -> bool:
@@ -30,6 +30,7 @@ def _brotli_can_bound_output() -> bool:
 BROTLI_BOUNDED = _brotli_can_bound_output()
 ACCEPT_ENCODING = "gzip, deflate, br" if BROTLI_BOUNDED else "gzip, deflate"
 DECODE_PIECE = 64 * 1024  # largest piece a decompressor may produce per call
+MAX_CONTENT_CODINGS = 5  # what curl allows; a thousand stacked layers is an attack, not a site
 
 
 class _Decoder(Protocol):
@@ -68,7 +69,7 @@ class _Zlib:
                     return
                 except zlib.error:
                     pass
-            raise FetchError(f"body is not valid {self._encoding} data") from None
+            raise BadResponseError(f"body is not valid {self._encoding} data") from None
 
     def _drain(self, data: bytes) -> Iterator[bytes]:
         pending = data
@@ -104,7 +105,7 @@ class _Brotli:
                 if piece:
                     yield piece
         except brotli.error:
-            raise FetchError("body is not valid br data") from None
+            raise BadResponseError("body is not valid br data") from None
 
     def flush(self) -> Iterator[bytes]:
         return iter(())
@@ -133,10 +134,13 @@ class _Chain:
 def _decoder_for(content_encoding: str | None) -> _Decoder:
     """Decoders for a Content-Encoding header, in the order to apply them."""
     codings = [c.strip().lower() for c in (content_encoding or "").split(",") if c.strip()]
+    codings = [c for c in codings if c != "identity"]
+    if len(codings) > MAX_CONTENT_CODINGS:
+        raise BadResponseError(
+            f"too many Content-Encoding layers ({len(codings)}; at most {MAX_CONTENT_CODINGS})"
+        )
     decoders: list[_Decoder] = []
     for coding in reversed(codings):
-        if coding in ("identity", ""):
-            continue
         if coding in ("gzip", "x-gzip"):
             decoders.append(_Zlib("gzip"))
         elif coding == "deflate":
@@ -144,7 +148,7 @@ def _decoder_for(content_encoding: str | None) -> _Decoder:
         elif coding == "br" and BROTLI_BOUNDED:
             decoders.append(_Brotli())
         else:
-            raise FetchError(f"unsupported Content-Encoding {coding!r}")
+            raise BadResponseError(f"unsupported Content-Encoding {coding[:40]!r}")
     if not decoders:
         return _Identity()
     return decoders[0] if len(decoders) == 1 else _Chain(decoders)
@@ -164,7 +168,7 @@ class _BodyCollector:
     def __init__(self, headers: httpx.Headers, max_bytes: int) -> None:
         self._max_bytes = max_bytes
         declared = headers.get("content-length", "").strip()
-        if declared.isdigit() and int(declared) > max_bytes:
+        if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
             raise FetchError(
                 f"body larger than {_human_size(max_bytes)} (Content-Length {int(declared)})"
             )

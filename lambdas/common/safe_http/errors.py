@@ -35,3 +35,15 @@ class HopRefusedError(FetchError):
 
 class AddressRefusedError(FetchError):
     """The host resolved to an address the guard refuses (never connected to)."""
+
+
+class BadResponseError(FetchError):
+    """The response broke a rule no retry will fix (a redirect to a malformed URL, more
+    Content-Encoding layers than allowed, malformed header bytes): permanent."""
+
+
+class UnexpectedFetchError(FetchError):
+    """Anything else a response made the fetch raise, contained with its type as the reason.
+
+    Permanent (the same response would raise again), except MemoryError (transient: the
+    process may have room later)."""

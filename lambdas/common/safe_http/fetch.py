@@ -9,6 +9,7 @@ how they wait: a deadline checked between body pieces (sync) or one asyncio time
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,7 +18,12 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from lambdas.common.safe_http.decoding import _BodyCollector
-from lambdas.common.safe_http.errors import FetchError, HopRefusedError
+from lambdas.common.safe_http.errors import (
+    BadResponseError,
+    FetchError,
+    HopRefusedError,
+    UnexpectedFetchError,
+)
 from lambdas.common.settings import Settings
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -72,7 +78,10 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 def check_scheme(url: str) -> None:
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as exc:
+        raise BadResponseError(f"not a valid URL ({exc})") from None
     if scheme not in ("http", "https"):
         raise FetchError(f"refused: only http and https are fetched, not {scheme or 'no scheme'!r}")
 
@@ -105,8 +114,9 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
-        return float(text)
+    if text.isascii() and text.isdigit():
+        seconds = float(text)
+        return seconds if math.isfinite(seconds) else None
     from email.utils import parsedate_to_datetime
 
     try:
@@ -128,8 +138,23 @@ def _timeout(limits: FetchLimits, remaining: float) -> httpx.Timeout:
     )
 
 
+# h11/httpcore messages for a peer that went away (worth a retry); any other protocol error
+# is a malformed response (illegal header bytes, a header block over 100 KB): permanent.
+_DISCONNECTED = ("disconnected", "closed", "incomplete")
+MAX_REASON_DETAIL = 120
+
+
+def _detail(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= MAX_REASON_DETAIL else text[: MAX_REASON_DETAIL - 3] + "..."
+
+
 def _translate(exc: Exception) -> FetchError:
-    """httpx's exceptions -> FetchError with a short reason and the transient flag."""
+    """Whatever a fetch raised -> a FetchError with a short reason and the transient flag.
+
+    httpx's exceptions map to their kind; anything else a hostile response can provoke
+    (ValueError, RecursionError, LookupError, ...) is contained as UnexpectedFetchError.
+    """
     if isinstance(exc, FetchError):
         return exc
     if isinstance(exc, httpx.ConnectTimeout):
@@ -140,12 +165,19 @@ def _translate(exc: Exception) -> FetchError:
         return FetchError("timeout (read)", transient=True)
     if isinstance(exc, httpx.ConnectError):
         return FetchError(f"connection failed ({exc})", transient=True)
+    if isinstance(exc, httpx.RemoteProtocolError) and "location header" in str(exc):
+        return BadResponseError(f"redirect to an invalid URL ({_detail(exc)})")  # httpx's check
+    if isinstance(exc, httpx.RemoteProtocolError) and not any(
+        word in str(exc).lower() for word in _DISCONNECTED
+    ):
+        return BadResponseError(f"malformed response ({_detail(exc)})")
     if isinstance(exc, (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)):
-        detail = str(exc) or type(exc).__name__
-        return FetchError(f"connection broken ({detail})", transient=True)
+        return FetchError(f"connection broken ({_detail(exc)})", transient=True)
     if isinstance(exc, (httpx.HTTPError, httpx.InvalidURL)):
         return FetchError(f"request failed ({exc})")
-    raise exc
+    if isinstance(exc, MemoryError):
+        return UnexpectedFetchError("out of memory while fetching", transient=True)
+    return UnexpectedFetchError(f"unexpected {type(exc).__name__} ({_detail(exc)})")
 
 
 class _Hops:
@@ -171,10 +203,15 @@ class _Hops:
 
     def follow(self, response: httpx.Response) -> bool:
         """Move to the redirect target, if `response` is a redirect; False for a final answer."""
-        target = redirect_target(response, self.current)
-        if target is None:
-            return False
-        check_scheme(target)
+        try:
+            target = redirect_target(response, self.current)
+            if target is None:
+                return False
+            check_scheme(target)
+            _origin(target)  # urlsplit().port raises ValueError for an out-of-range port
+            httpx.URL(target)  # what httpx would refuse to request
+        except (ValueError, httpx.InvalidURL) as exc:
+            raise BadResponseError(f"redirect to an invalid URL ({_detail(exc)})") from None
         if target in self.visited:
             raise FetchError(f"redirect loop at {target}")
         if self.redirects + 1 > self.limits.max_redirects:
@@ -215,10 +252,10 @@ def fetch(
     too many redirects, connection errors). The total deadline is checked between body
     pieces, so it can be overrun by at most one read timeout (the async version is exact).
     """
-    hops = _Hops(url, limits, headers)
     started = time.monotonic()
     deadline = started + limits.total_timeout
     try:
+        hops = _Hops(url, limits, headers)
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -255,7 +292,7 @@ async def fetch_async(
     `hop_check(url)` is awaited before a redirect to another origin is followed; a reason
     it returns stops the fetch with HopRefusedError (the crawler checks robots.txt there).
     """
-    hops = _Hops(url, limits, headers)
+    hops = _Hops(url, limits, headers)  # raises FetchError only (check_scheme)
     loop = asyncio.get_running_loop()
     started = loop.time()
     own_deadline = started + limits.total_timeout

@@ -1,7 +1,10 @@
 """The address guard: which IP addresses may be contacted, and resolving a host once.
 
-Cloud metadata addresses (169.254.169.254, 169.254.170.2, fd00:ec2::254 and their IPv4-mapped,
-6to4, NAT64 forms) stay refused even when allow_private_networks opens private ranges.
+Cloud metadata addresses (169.254.169.254, 169.254.170.2, fd00:ec2::254, ...) stay refused even
+when allow_private_networks opens private ranges, in every IPv6 form that can carry an IPv4
+address to a translator or tunnel: IPv4-mapped, IPv4-compatible, SIIT (::ffff:0:0:0/96), 6to4,
+NAT64 (64:ff9b::/96 and the local-use 64:ff9b:1::/48 at every RFC 6052 position), Teredo
+(server and de-obfuscated client) and ISATAP interface ids.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ _METADATA = (
     ipaddress.ip_address("169.254.169.254"),  # EC2/ECS IMDS, most clouds
     ipaddress.ip_address("169.254.170.2"),  # ECS task metadata / credentials
     ipaddress.ip_address("fd00:ec2::254"),  # EC2 IMDS over IPv6
+    ipaddress.ip_address("169.254.170.23"),  # EKS Pod Identity agent
+    ipaddress.ip_address("fd00:ec2::23"),  # EKS Pod Identity agent over IPv6
+    ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud metadata (inside CGNAT space)
 )
 
 _IPV4_RULES: tuple[tuple[_V4, str], ...] = (
@@ -46,6 +52,7 @@ _IPV4_RULES: tuple[tuple[_V4, str], ...] = (
 _IPV6_RULES: tuple[tuple[_V6, str], ...] = (
     (_V6("::/128"), "an unspecified"),
     (_V6("::1/128"), "a loopback"),
+    (_V6("::ffff:0:0:0/96"), "a reserved (IPv4-translated)"),
     (_V6("64:ff9b:1::/48"), "a reserved (local NAT64)"),
     (_V6("100::/64"), "a reserved (discard)"),
     (_V6("2001::/32"), "a reserved (Teredo)"),
@@ -57,6 +64,10 @@ _IPV6_RULES: tuple[tuple[_V6, str], ...] = (
 )
 
 _NAT64 = _V6("64:ff9b::/96")
+_LOCAL_NAT64 = _V6("64:ff9b:1::/48")  # RFC 8215: operators embed with any RFC 6052 length >= 48
+_SIIT = _V6("::ffff:0:0:0/96")  # RFC 2765 IPv4-translated
+_TEREDO = _V6("2001::/32")
+_ISATAP_IDS = (0x00005EFE, 0x02005EFE)  # interface id 0:5efe:a.b.c.d (or 200:5efe, global)
 _IPV4_COMPATIBLE = _V6("::/96")
 _GLOBAL_UNICAST_V6 = _V6("2000::/3")
 
@@ -72,6 +83,34 @@ def _embedded_ipv4(addr: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, 
     if addr in _IPV4_COMPATIBLE and int(addr) > 1:
         return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF), "IPv4-compatible"
     return None
+
+
+def _rfc6052_ipv4(value: int, prefix_length: int) -> ipaddress.IPv4Address:
+    """The IPv4 address at RFC 6052's position for a prefix length (bits 64..71 skipped)."""
+    octets = value.to_bytes(16, "big")
+    start = prefix_length // 8
+    around_u = (octets[start:8] + octets[9:])[:4]
+    return ipaddress.IPv4Address(octets[12:16] if prefix_length == 96 else around_u)
+
+
+def _hidden_ipv4s(addr: ipaddress.IPv6Address) -> list[tuple[ipaddress.IPv4Address, str]]:
+    """IPv4 addresses a translator or tunnel could reach through `addr`, checked for metadata.
+
+    These forms are refused by default anyway (reserved ranges, or a tunnel to a host we
+    cannot see); the check matters when allow_private_networks lets them through.
+    """
+    value = int(addr)
+    hidden: list[tuple[ipaddress.IPv4Address, str]] = []
+    if addr in _SIIT:
+        hidden.append((ipaddress.IPv4Address(value & 0xFFFFFFFF), "an IPv4-translated (SIIT)"))
+    if addr in _LOCAL_NAT64:
+        hidden += [(_rfc6052_ipv4(value, n), "a local NAT64") for n in (48, 56, 64, 96)]
+    if addr in _TEREDO and addr.teredo is not None:
+        server, client = addr.teredo
+        hidden += [(server, "a Teredo"), (client, "a Teredo")]
+    if (value >> 32) & 0xFFFFFFFF in _ISATAP_IDS:
+        hidden.append((ipaddress.IPv4Address(value & 0xFFFFFFFF), "an ISATAP"))
+    return hidden
 
 
 def _ipv4_problem(addr: ipaddress.IPv4Address) -> str | None:
@@ -91,6 +130,9 @@ def address_problem(ip: str) -> str | None:
         return "the cloud metadata"
     if isinstance(addr, ipaddress.IPv4Address):
         return _ipv4_problem(addr)
+    for inner, form in _hidden_ipv4s(addr):
+        if inner in _METADATA:
+            return f"{form} form of the cloud metadata"
     embedded = _embedded_ipv4(addr)
     if embedded is not None:
         inner, form = embedded
