@@ -3,12 +3,13 @@
 
 A bad configuration value stops synthesis with one line naming the key, never a traceback:
     crawlmap config: crawlmap.max_concurrency: must be between 1 and 40, got 99
+Values that run but throttle (see stacks.config.config_warnings) print a warning line.
 """
 
 import sys
 
 from lambdas.common.errors import ConfigError
-from stacks.config import load_config
+from stacks.config import config_warnings, load_config
 from stacks.synth import add_crawlmap
 
 
@@ -21,6 +22,8 @@ def main() -> int:
     except ConfigError as error:
         print(f"crawlmap config: {error}", file=sys.stderr)
         return 1
+    for warning in config_warnings(config):
+        print(f"crawlmap config: warning: {warning}", file=sys.stderr)
     add_crawlmap(app, config, nag=True)
     app.synth()
     return 0

@@ -1,35 +1,50 @@
 """The crawlmap configuration: cdk.json context -> one frozen, validated dataclass.
 
-All keys live under the "crawlmap" context object (cdk.json holds every key with its default).
+All keys live under the "crawlmap" context object; each key's default, range, check and
+environment variable is one entry of lambdas/common/tunables.py (cdk.json holds every default).
 `cdk synth -c crawlmap.<key>=<value>` overrides one key; the value is parsed as JSON when it
-can be (so `-c crawlmap.max_concurrency=20` is the number 20), else kept as a string.
-Every problem raises ConfigError naming the key and the allowed range; unknown keys too.
+can be (so `-c crawlmap.max_concurrency=20` is the number 20), else kept as a string;
+`parse_context_options` does the same for `crawlmap run -c` and `crawlmap serve -c`.
+Every problem raises ConfigError naming the key and what is allowed; unknown keys too.
+A value synth accepts is one the functions accept: the same checks run at their cold start, and
+schedule.input and default_source go through ListPages' own execution-input validator.
+
+CDK code imports runtime code only here and for shared constants: tunables, errors, env, and
+the (pure) execution-input validator.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from lambdas.common.errors import ConfigError
+from lambdas.common import tunables
+from lambdas.common.errors import ConfigError, InvalidInputError
+from lambdas.common.settings import Settings
+from lambdas.common.tunables import (
+    CONTEXT_KEY,
+    FUNCTION_NAMES,
+    LOG_RETENTION_DAYS,
+    default,
+)
+from lambdas.list_pages.execution_input import SOURCE_KEYS, check_execution_input
 
-CONTEXT_KEY = "crawlmap"
-
-# The values CloudWatch Logs accepts for RetentionInDays.
-# fmt: off
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
-                      1827, 2192, 2557, 2922, 3288, 3653)
-# fmt: on
-FUNCTION_NAMES = ("list_pages", "crawl_batch", "store_and_notify")
-_CRON = re.compile(r"^cron\((\S+ ){5}\S+\)$|^rate\(\d+ (minute|minutes|hour|hours|day|days)\)$")
-# The execution input contract (docs/CONTRACT.md): one source at most, plus per-run overrides.
-_SOURCE_KEYS = ("pages", "sitemap", "pages_s3")
-_INPUT_KEYS = {*_SOURCE_KEYS, "batch_size", "distributed_threshold"}
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+__all__ = [
+    "CONTEXT_KEY",
+    "FUNCTION_NAMES",
+    "LOG_RETENTION_DAYS",
+    "AlarmConfig",
+    "CrawlmapConfig",
+    "FunctionConfig",
+    "ScheduleConfig",
+    "config_warnings",
+    "load_config",
+    "merge_overrides",
+    "parse_context_options",
+]
 
 Architecture = Literal["arm64", "x86_64"]
 RemovalPolicyName = Literal["retain", "destroy"]
@@ -38,9 +53,9 @@ Encryption = Literal["aws_managed", "customer_managed"]
 
 @dataclass(frozen=True)
 class ScheduleConfig:
-    expression: str = "cron(0 3 * * ? *)"  # EventBridge cron(...) or rate(...), UTC
-    enabled: bool = True
-    input: Mapping[str, Any] = field(default_factory=dict)  # execution input the rule sends
+    expression: str = default("schedule.expression")  # EventBridge cron(...) or rate(...), UTC
+    enabled: bool = default("schedule.enabled")
+    input: Mapping[str, Any] = field(default_factory=lambda: default("schedule.input"))
 
 
 @dataclass(frozen=True)
@@ -50,314 +65,283 @@ class FunctionConfig:
     reserved_concurrency: int | None = None
 
 
-@dataclass(frozen=True)
-class AlarmConfig:
-    period_minutes: int = 5
-    executions_failed: int = 1
-    executions_timed_out: int = 1
-    executions_throttled: int = 1
-    function_errors: int = 1
-    function_throttles: int = 1
-    dlq_messages: int = 1
+def _function_config(values: Mapping[str, Any], name: str) -> FunctionConfig:
+    return FunctionConfig(
+        memory_mb=values[f"functions.{name}.memory_mb"],
+        timeout_s=values[f"functions.{name}.timeout_s"],
+        reserved_concurrency=values[f"functions.{name}.reserved_concurrency"],
+    )
+
+
+def _default_values() -> dict[str, Any]:
+    return {entry.key: default(entry.key) for entry in tunables.TUNABLES}
 
 
 def _default_functions() -> Mapping[str, FunctionConfig]:
-    return {
-        "list_pages": FunctionConfig(memory_mb=512, timeout_s=120),
-        "crawl_batch": FunctionConfig(memory_mb=512, timeout_s=300),
-        "store_and_notify": FunctionConfig(memory_mb=1024, timeout_s=600),
-    }
+    values = _default_values()
+    return {name: _function_config(values, name) for name in FUNCTION_NAMES}
+
+
+@dataclass(frozen=True)
+class AlarmConfig:
+    period_minutes: int = default("alarms.period_minutes")
+    executions_failed: int = default("alarms.executions_failed")
+    executions_timed_out: int = default("alarms.executions_timed_out")
+    executions_throttled: int = default("alarms.executions_throttled")
+    function_errors: int = default("alarms.function_errors")
+    function_throttles: int = default("alarms.function_throttles")
+    dlq_messages: int = default("alarms.dlq_messages")
 
 
 @dataclass(frozen=True)
 class CrawlmapConfig:
+    """What the stack reads, typed; `values` holds every key (the functions' environment).
+
+    Build it with load_config (CrawlmapConfig() is the defaults).
+    """
+
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    default_source: Mapping[str, Any] = field(
-        default_factory=lambda: {"pages": ["https://example.com/"]}
-    )
-    max_concurrency: int = 10
-    distributed_max_concurrency: int = 100
-    distributed_threshold: int = 500
-    tolerated_failure_percentage: int = 10
-    batch_size: int = 10
-    distributed_batch_size: int = 100
-    max_pages: int = 100_000
-    request_timeout: float = 10.0
-    user_agent: str = "crawlmap/0.1 (+https://github.com/crawlmap/crawlmap)"
-    failure_ratio: float = 0.5
-    notification_email: str | None = None
-    log_retention_days: int = 30
-    removal_policy: RemovalPolicyName = "retain"
-    encryption: Encryption = "aws_managed"
-    access_logs: bool = False
+    default_source: Mapping[str, Any] = field(default_factory=lambda: default("default_source"))
+    max_concurrency: int = default("max_concurrency")
+    distributed_max_concurrency: int = default("distributed_max_concurrency")
+    distributed_threshold: int = default("distributed_threshold")
+    tolerated_failure_percentage: int = default("tolerated_failure_percentage")
+    batch_size: int = default("batch_size")
+    distributed_batch_size: int = default("distributed_batch_size")
+    max_pages: int = default("max_pages")
+    request_timeout: float = default("request_timeout")
+    user_agent: str = default("user_agent")
+    failure_ratio: float = default("failure_ratio")
+    notification_email: str | None = default("notification_email")
+    log_retention_days: int = default("log_retention_days")
+    removal_policy: RemovalPolicyName = default("removal_policy")
+    encryption: Encryption = default("encryption")
+    access_logs: bool = default("access_logs")
     functions: Mapping[str, FunctionConfig] = field(default_factory=_default_functions)
-    architecture: Architecture = "arm64"
-    allow_private_networks: bool = False
-    obey_robots: bool = True
+    architecture: Architecture = default("architecture")
+    allow_private_networks: bool = default("allow_private_networks")
+    obey_robots: bool = default("obey_robots")
     selectors: Mapping[str, str] = field(default_factory=dict)
     tracking_params: tuple[str, ...] = ()
-    run_ttl_days: int = 90
+    run_ttl_days: int = default("run_ttl_days")
     alarms: AlarmConfig = field(default_factory=AlarmConfig)
-    execution_timeout_minutes: int = 120
-    log_execution_data: bool = False
+    execution_timeout_minutes: int = default("execution_timeout_minutes")
+    log_execution_data: bool = default("log_execution_data")
+    values: Mapping[str, Any] = field(default_factory=_default_values, repr=False)
+
+    def environment(self, function: str) -> dict[str, str]:
+        """The tunables' variables `function` gets (resource names are the stack's to add)."""
+        return tunables.environment_for(function, self.values)
 
 
-# ---------------------------------------------------------------------------- validation
+# ---------------------------------------------------------------------------- loading
+
+_GROUPS = {key.rsplit(".", 1)[0] for key in tunables.BY_KEY if "." in key}
+_GROUPS |= {group.rsplit(".", 1)[0] for group in set(_GROUPS) if "." in group}
+_TOP_LEVEL = {key.split(".", 1)[0] for key in tunables.BY_KEY}
 
 
-def _int(key: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(key, f"expected a whole number ({low}..{high}), got {value!r}")
-    if not low <= value <= high:
-        raise ConfigError(key, f"must be between {low} and {high}, got {value}")
-    return value
-
-
-def _float(key: str, value: Any, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(key, f"expected a number ({low}..{high}), got {value!r}")
-    if not low <= value <= high:
-        raise ConfigError(key, f"must be between {low} and {high}, got {value}")
-    return float(value)
-
-
-def _bool(key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(key, f"expected true or false, got {value!r}")
-    return value
-
-
-def _str(key: str, value: Any, *, max_len: int = 512) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(key, f"expected a non-empty string, got {value!r}")
-    if len(value) > max_len:
-        raise ConfigError(key, f"longer than {max_len} characters")
-    return value
-
-
-def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> Any:
-    if value not in allowed:
-        raise ConfigError(key, f"must be one of {', '.join(allowed)}, got {value!r}")
-    return value
-
-
-def _object(key: str, value: Any, allowed: set[str] | None = None) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(key, f"expected an object, got {value!r}")
-    if allowed is not None:
-        for name in value:
-            if name not in allowed:
-                raise ConfigError(
-                    f"{key}.{name}", f"unknown key (allowed: {', '.join(sorted(allowed))})"
-                )
-    return value
-
-
-def _url(key: str, value: Any) -> str:
-    text = _str(key, value, max_len=2083)
-    if not text.startswith(("http://", "https://")):
-        raise ConfigError(key, f"must be an http(s) URL, got {value!r}")
-    return text
-
-
-def _source(key: str, value: Any) -> Mapping[str, Any]:
-    source = _object(key, value, set(_SOURCE_KEYS))
-    if len(source) != 1:
-        raise ConfigError(key, "must be exactly one of pages (list), sitemap (URL), pages_s3 (URI)")
-    if "sitemap" in source:
-        return {"sitemap": _url(f"{key}.sitemap", source["sitemap"])}
-    if "pages_s3" in source:
-        uri = _str(f"{key}.pages_s3", source["pages_s3"])
-        if not uri.startswith("s3://") or "/" not in uri[5:]:
-            raise ConfigError(f"{key}.pages_s3", f"must be s3://bucket/key, got {uri!r}")
-        return {"pages_s3": uri}
-    pages = source["pages"]
-    if not isinstance(pages, list) or not pages:
-        raise ConfigError(f"{key}.pages", "expected a non-empty list of URLs")
-    return {"pages": [_url(f"{key}.pages[{i}]", url) for i, url in enumerate(pages)]}
-
-
-def _schedule(key: str, value: Any) -> ScheduleConfig:
-    raw = _object(key, value, {"expression", "enabled", "input"})
-    default = ScheduleConfig()
-    expression = _str(f"{key}.expression", raw.get("expression", default.expression))
-    if not _CRON.match(expression):
-        raise ConfigError(
-            f"{key}.expression",
-            f"must be cron(min hour day month weekday year) or rate(N unit), got {expression!r}",
-        )
-    schedule_input = _object(f"{key}.input", raw.get("input", {}), _INPUT_KEYS)
-    sources = {name: schedule_input[name] for name in _SOURCE_KEYS if name in schedule_input}
-    if len(sources) > 1:
-        raise ConfigError(f"{key}.input", "at most one of pages, sitemap, pages_s3")
-    if sources:
-        _source(f"{key}.input", sources)
-    return ScheduleConfig(
-        expression=expression,
-        enabled=_bool(f"{key}.enabled", raw.get("enabled", default.enabled)),
-        input=dict(schedule_input),
-    )
-
-
-def _functions(key: str, value: Any) -> Mapping[str, FunctionConfig]:
-    raw = _object(key, value, set(FUNCTION_NAMES))
-    defaults = _default_functions()
-    result: dict[str, FunctionConfig] = {}
-    for name in FUNCTION_NAMES:
-        base = defaults[name]
-        spec = _object(
-            f"{key}.{name}", raw.get(name, {}), {"memory_mb", "timeout_s", "reserved_concurrency"}
-        )
-        reserved = spec.get("reserved_concurrency", base.reserved_concurrency)
-        result[name] = FunctionConfig(
-            memory_mb=_int(
-                f"{key}.{name}.memory_mb", spec.get("memory_mb", base.memory_mb), 128, 10240
-            ),
-            timeout_s=_int(
-                f"{key}.{name}.timeout_s", spec.get("timeout_s", base.timeout_s), 1, 900
-            ),
-            reserved_concurrency=None
-            if reserved is None
-            else _int(f"{key}.{name}.reserved_concurrency", reserved, 1, 1000),
-        )
-    return result
-
-
-def _alarms(key: str, value: Any) -> AlarmConfig:
-    names = set(AlarmConfig.__dataclass_fields__)
-    raw = _object(key, value, names)
-    default = AlarmConfig()
-    period = _int(
-        f"{key}.period_minutes", raw.get("period_minutes", default.period_minutes), 1, 1440
-    )
-    thresholds = {
-        name: _int(f"{key}.{name}", raw.get(name, getattr(default, name)), 1, 1_000_000)
-        for name in names - {"period_minutes"}
-    }
-    return AlarmConfig(period_minutes=period, **thresholds)
-
-
-def _selectors(key: str, value: Any) -> Mapping[str, str]:
-    raw = _object(key, value)
-    for name, css in raw.items():
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", name):
-            raise ConfigError(f"{key}.{name}", "names are letters, digits and _ (max 64)")
-        _str(f"{key}.{name}", css)
-    return dict(raw)
-
-
-def _tracking_params(key: str, value: Any) -> tuple[str, ...]:
-    """Query parameters dropped from URLs before dedupe (utm_* and click ids always are)."""
-    if not isinstance(value, list | tuple):
-        raise ConfigError(key, f"expected a list of query parameter names, got {value!r}")
-    for index, name in enumerate(value):
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.\-\[\]]{1,64}", name):
-            raise ConfigError(f"{key}[{index}]", f"not a query parameter name: {name!r}")
-    return tuple(value)
-
-
-def _email(key: str, value: Any) -> str | None:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or not _EMAIL.match(value):
-        raise ConfigError(key, f"expected an e-mail address or null, got {value!r}")
-    return value
-
-
-def _apply_dotted_overrides(base: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge `crawlmap.a.b=value` context keys (from `cdk -c`) into the crawlmap object."""
-    merged = json.loads(json.dumps(base))
-    for name, value in context.items():
-        if not name.startswith(CONTEXT_KEY + "."):
+def _check_names(raw: Mapping[str, Any], prefix: str = "") -> None:
+    """Unknown keys are errors, at every level (a typo must not fall back to a default)."""
+    for name, value in raw.items():
+        path = f"{prefix}{name}"
+        if path in tunables.BY_KEY:
             continue
-        path = name.split(".")[1:]
-        if isinstance(value, str):
-            # else a plain string such as a cron expression or a user agent
-            with contextlib.suppress(json.JSONDecodeError):
-                value = json.loads(value)
-        target = merged
-        for part in path[:-1]:
-            child = target.get(part)
-            if not isinstance(child, dict):
-                child = {}
-                target[part] = child
-            target = child
-        target[path[-1]] = value
+        if path in _GROUPS:
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{CONTEXT_KEY}.{path}", f"expected an object, got {value!r}")
+            _check_names(value, f"{path}.")
+            continue
+        siblings = {
+            key[len(prefix) :].split(".", 1)[0] for key in tunables.BY_KEY if key.startswith(prefix)
+        }
+        raise ConfigError(
+            f"{CONTEXT_KEY}.{path}", f"unknown key (allowed: {', '.join(sorted(siblings))})"
+        )
+
+
+def _lookup(raw: Mapping[str, Any], key: str) -> Any:
+    target: Any = raw
+    for part in key.split("."):
+        if not isinstance(target, Mapping) or part not in target:
+            return default(key)
+        target = target[part]
+    return target
+
+
+def _json_or_text(value: Any) -> Any:
+    """A -c value as `cdk synth` hands it to the app (a string) -> JSON when it parses."""
+    if isinstance(value, str):
+        with contextlib.suppress(json.JSONDecodeError):
+            return json.loads(value)
+    return value
+
+
+def _set_path(target: dict[str, Any], path: list[str], value: Any) -> None:
+    for part in path[:-1]:
+        child = target.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            target[part] = child
+        target = child
+    target[path[-1]] = value
+
+
+def _crawlmap_object(context: Mapping[str, Any]) -> dict[str, Any]:
+    """context["crawlmap"] with `crawlmap.a.b=value` keys (from `cdk -c`) merged in.
+
+    The prefix is optional: `-c batch_size=20` is `-c crawlmap.batch_size=20`.
+    """
+    base = _json_or_text(context.get(CONTEXT_KEY, {}))  # `-c crawlmap='{...}'` is a string
+    if not isinstance(base, Mapping):
+        raise ConfigError(CONTEXT_KEY, f"must be a JSON object, got {base!r}")
+    merged: dict[str, Any] = json.loads(json.dumps(base))
+    for name, value in context.items():
+        path = name.split(".")
+        if path[0] == CONTEXT_KEY and len(path) > 1:
+            path = path[1:]
+        elif path[0] not in _TOP_LEVEL or name == CONTEXT_KEY:
+            continue  # another context key (feature flags and the like)
+        _set_path(merged, path, _json_or_text(value))
     return merged
+
+
+def _as_config_errors(prefix: str, check: Callable[[], object]) -> None:
+    """Run ListPages' validator; its field names become keys under `prefix`."""
+    try:
+        check()
+    except InvalidInputError as error:
+        key = prefix if error.field == "input" else f"{prefix}.{error.field}"
+        raise ConfigError(key, error.problem) from None
+
+
+def _check_sources(values: Mapping[str, Any]) -> None:
+    k = CONTEXT_KEY
+    source = values["default_source"]
+    if len(source) != 1 or next(iter(source)) not in SOURCE_KEYS:
+        raise ConfigError(
+            f"{k}.default_source",
+            "must be exactly one of pages (list), sitemap (URL), pages_s3 (s3://bucket/key)",
+        )
+    settings = Settings(
+        default_source=source,
+        max_pages=values["max_pages"],
+        batch_size=values["batch_size"],
+        distributed_batch_size=values["distributed_batch_size"],
+        distributed_threshold=values["distributed_threshold"],
+    )
+    _as_config_errors(f"{k}.default_source", lambda: check_execution_input(source, settings))
+    schedule_input = values["schedule.input"]
+    _as_config_errors(
+        f"{k}.schedule.input", lambda: check_execution_input(schedule_input, settings)
+    )
 
 
 def load_config(context: Mapping[str, Any]) -> CrawlmapConfig:
     """Validate the CDK context (the whole context mapping) into a CrawlmapConfig.
 
-    Missing keys take the dataclass defaults (which equal cdk.json's; a test keeps them equal).
+    Missing keys take the table's defaults (which equal cdk.json's; a test keeps them equal).
     """
-    base = context.get(CONTEXT_KEY, {})
-    if isinstance(base, str):  # `-c crawlmap='{...}'` arrives as a string
-        try:
-            base = json.loads(base)
-        except json.JSONDecodeError:
-            raise ConfigError(CONTEXT_KEY, "must be a JSON object") from None
-    raw = _apply_dotted_overrides(_object(CONTEXT_KEY, base), context)
-    _object(CONTEXT_KEY, raw, set(CrawlmapConfig.__dataclass_fields__))
-    d = CrawlmapConfig()
-
-    def get(name: str) -> Any:
-        return raw.get(name, getattr(d, name))
-
-    k = CONTEXT_KEY
-    config = CrawlmapConfig(
-        schedule=_schedule(f"{k}.schedule", raw.get("schedule", {})),
-        default_source=_source(f"{k}.default_source", get("default_source")),
-        max_concurrency=_int(f"{k}.max_concurrency", get("max_concurrency"), 1, 40),
-        distributed_max_concurrency=_int(
-            f"{k}.distributed_max_concurrency", get("distributed_max_concurrency"), 1, 10_000
-        ),
-        distributed_threshold=_int(
-            f"{k}.distributed_threshold", get("distributed_threshold"), 0, 1_000_000
-        ),
-        tolerated_failure_percentage=_int(
-            f"{k}.tolerated_failure_percentage", get("tolerated_failure_percentage"), 0, 100
-        ),
-        batch_size=_int(f"{k}.batch_size", get("batch_size"), 1, 100),
-        distributed_batch_size=_int(
-            f"{k}.distributed_batch_size", get("distributed_batch_size"), 1, 1000
-        ),
-        max_pages=_int(f"{k}.max_pages", get("max_pages"), 1, 1_000_000),
-        request_timeout=_float(f"{k}.request_timeout", get("request_timeout"), 0.1, 300.0),
-        user_agent=_str(f"{k}.user_agent", get("user_agent")),
-        failure_ratio=_float(f"{k}.failure_ratio", get("failure_ratio"), 0.0, 1.0),
-        notification_email=_email(f"{k}.notification_email", get("notification_email")),
-        log_retention_days=_log_retention(f"{k}.log_retention_days", get("log_retention_days")),
-        removal_policy=_choice(f"{k}.removal_policy", get("removal_policy"), ("retain", "destroy")),
-        encryption=_choice(
-            f"{k}.encryption", get("encryption"), ("aws_managed", "customer_managed")
-        ),
-        access_logs=_bool(f"{k}.access_logs", get("access_logs")),
-        functions=_functions(f"{k}.functions", raw.get("functions", {})),
-        architecture=_choice(f"{k}.architecture", get("architecture"), ("arm64", "x86_64")),
-        allow_private_networks=_bool(f"{k}.allow_private_networks", get("allow_private_networks")),
-        obey_robots=_bool(f"{k}.obey_robots", get("obey_robots")),
-        selectors=_selectors(f"{k}.selectors", get("selectors")),
-        tracking_params=_tracking_params(f"{k}.tracking_params", get("tracking_params")),
-        run_ttl_days=_int(f"{k}.run_ttl_days", get("run_ttl_days"), 1, 3650),
-        alarms=_alarms(f"{k}.alarms", raw.get("alarms", {})),
-        execution_timeout_minutes=_int(
-            f"{k}.execution_timeout_minutes", get("execution_timeout_minutes"), 1, 525_600
-        ),
-        log_execution_data=_bool(f"{k}.log_execution_data", get("log_execution_data")),
-    )
-    slowest = config.functions["crawl_batch"].timeout_s
-    if config.request_timeout * 2 > slowest:
+    raw = _crawlmap_object(context)
+    _check_names(raw)
+    values = {
+        entry.key: entry.check(f"{CONTEXT_KEY}.{entry.key}", _lookup(raw, entry.key))
+        for entry in tunables.TUNABLES
+    }
+    _check_sources(values)
+    slowest = values["functions.crawl_batch.timeout_s"]
+    if values["request_timeout"] * 2 > slowest:
         raise ConfigError(
-            f"{k}.request_timeout",
+            f"{CONTEXT_KEY}.request_timeout",
             f"must leave room for a retry within functions.crawl_batch.timeout_s ({slowest} s): "
             f"at most {slowest / 2:g}",
         )
-    return config
+    typed = {f.name for f in fields(CrawlmapConfig)} & set(values)
+    return CrawlmapConfig(
+        schedule=ScheduleConfig(
+            expression=values["schedule.expression"],
+            enabled=values["schedule.enabled"],
+            input=values["schedule.input"],
+        ),
+        functions={name: _function_config(values, name) for name in FUNCTION_NAMES},
+        alarms=AlarmConfig(**{f.name: values[f"alarms.{f.name}"] for f in fields(AlarmConfig)}),
+        tracking_params=tuple(values["tracking_params"]),
+        values=values,
+        **{name: values[name] for name in typed - {"tracking_params"}},
+    )
 
 
-def _log_retention(key: str, value: Any) -> int:
-    if isinstance(value, bool) or value not in LOG_RETENTION_DAYS:
-        allowed = ", ".join(str(v) for v in LOG_RETENTION_DAYS)
-        raise ConfigError(key, f"must be one of {allowed}, got {value!r}")
-    return int(value)
+def config_warnings(config: CrawlmapConfig) -> list[str]:
+    """Values that run, but not as well as they could: printed by app.py, never fatal.
+
+    A crawl_batch reserved_concurrency below the Map concurrency it serves is allowed (an account
+    may cap it on purpose): Lambda throttles the surplus invocations and CrawlBatch's Retry
+    (Lambda.TooManyRequestsException) retries them, so the run finishes, later.
+    """
+    reserved = config.functions["crawl_batch"].reserved_concurrency
+    warnings: list[str] = []
+    k = CONTEXT_KEY
+    for name, concurrency in (
+        ("max_concurrency", config.max_concurrency),
+        ("distributed_max_concurrency", config.distributed_max_concurrency),
+    ):
+        if reserved is not None and reserved < concurrency:
+            warnings.append(
+                f"{k}.functions.crawl_batch.reserved_concurrency ({reserved}) is below "
+                f"{k}.{name} ({concurrency}): CrawlBatch invocations beyond {reserved} are "
+                "throttled and retried (Lambda.TooManyRequestsException), so runs take longer"
+            )
+    return warnings
+
+
+def parse_context_options(
+    options: Iterable[str], base: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """`-c KEY=VALUE` options, as `cdk synth -c` reads them -> overrides of the crawlmap object.
+
+    KEY is a cdk.json key with or without the `crawlmap.` prefix (`functions.crawl_batch.
+    reserved_concurrency`); VALUE is JSON when it parses, else a string. Later options win.
+    The result (nested, for stacks.synth.context_with / EngineOptions.context_overrides) is
+    validated applied to `base` (the crawlmap object; cdk.json's when None): a bad value raises
+    ConfigError naming `crawlmap.<key>`, as `cdk synth` would.
+    """
+    overrides: dict[str, Any] = {}
+    for option in options:
+        key, sep, raw = option.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(option or "-c", "expected KEY=VALUE, e.g. -c crawlmap.batch_size=20")
+        path = key.split(".")
+        if path[0] == CONTEXT_KEY:
+            path = path[1:]
+        if not path or not all(path):
+            raise ConfigError(key, "name a key under crawlmap, e.g. crawlmap.batch_size")
+        _set_path(overrides, path, _json_or_text(raw))
+    if base is None:
+        from stacks.synth import cdk_json_context  # synth imports this module
+
+        base = cdk_json_context().get(CONTEXT_KEY, {})
+    load_config({CONTEXT_KEY: merge_overrides(base, overrides)})
+    return overrides
+
+
+def merge_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The crawlmap object `base` with `overrides` merged in, group by group.
+
+    A key whose value is an object (default_source, schedule.input, selectors) is replaced
+    whole, as `cdk synth -c` replaces it: `{"sitemap": ...}` over `{"pages": [...]}` is a
+    sitemap source, not both.
+    """
+    merged: dict[str, Any] = json.loads(json.dumps(base))
+
+    def merge(target: dict[str, Any], changes: Mapping[str, Any], prefix: str) -> None:
+        for name, value in changes.items():
+            path = f"{prefix}{name}"
+            group = path in _GROUPS and isinstance(target.get(name), dict)
+            if group and isinstance(value, Mapping):
+                merge(target[name], value, f"{path}.")
+            else:
+                target[name] = json.loads(json.dumps(value))
+
+    merge(merged, overrides, "")
+    return merged

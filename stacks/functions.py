@@ -6,7 +6,6 @@ imports). Each function gets only the variables it reads; grants are made by the
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from aws_cdk import Duration
@@ -20,21 +19,6 @@ from stacks._common import removal_policy, retention
 from stacks.config import CrawlmapConfig, FunctionConfig
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
-
-
-def _flag(value: bool) -> str:
-    return "true" if value else "false"
-
-
-def crawl_environment(config: CrawlmapConfig) -> dict[str, str]:
-    """What fetching pages needs (ListPages fetches sitemaps, CrawlBatch fetches pages)."""
-    return {
-        env.REQUEST_TIMEOUT: f"{config.request_timeout:g}",
-        env.USER_AGENT: config.user_agent,
-        env.ALLOW_PRIVATE_NETWORKS: _flag(config.allow_private_networks),
-        env.OBEY_ROBOTS: _flag(config.obey_robots),
-        "POWERTOOLS_SERVICE_NAME": "crawlmap",
-    }
 
 
 class Functions(Construct):
@@ -52,35 +36,23 @@ class Functions(Construct):
         super().__init__(scope, construct_id)
         self._config = config
         self._code = code
-        crawl_env = crawl_environment(config)
+        service = {"POWERTOOLS_SERVICE_NAME": "crawlmap"}
         self.list_pages = self._function(
             "ListPages",
             module="list_pages",
             description="Validates the input, lists and batches the pages of a crawl run",
             environment={
-                **crawl_env,
+                **config.environment("list_pages"),  # the tunables (lambdas/common/tunables.py)
+                **service,
                 env.TABLE_NAME: table_name,
                 env.BUCKET_NAME: bucket_name,
-                env.BATCH_SIZE: str(config.batch_size),
-                env.DISTRIBUTED_BATCH_SIZE: str(config.distributed_batch_size),
-                env.MAX_PAGES: str(config.max_pages),
-                env.DEFAULT_SOURCE: json.dumps(dict(config.default_source), sort_keys=True),
-                env.DISTRIBUTED_THRESHOLD: str(config.distributed_threshold),
-            }
-            | (
-                {env.TRACKING_PARAMS: ",".join(config.tracking_params)}
-                if config.tracking_params
-                else {}
-            ),
+            },
         )
         self.crawl_batch = self._function(
             "CrawlBatch",
             module="crawl_batch",
             description="Fetches one batch of pages and extracts their metadata",
-            environment={
-                **crawl_env,
-                env.SELECTORS: json.dumps(dict(config.selectors), sort_keys=True),
-            },
+            environment={**config.environment("crawl_batch"), **service},
         )
         self.store_and_notify = self._function(
             "StoreAndNotify",
@@ -90,8 +62,8 @@ class Functions(Construct):
                 env.TABLE_NAME: table_name,
                 env.BUCKET_NAME: bucket_name,
                 env.TOPIC_ARN: topic_arn,
-                env.RUN_TTL_DAYS: str(config.run_ttl_days),
-                "POWERTOOLS_SERVICE_NAME": "crawlmap",
+                **config.environment("store_and_notify"),
+                **service,
             },
         )
 

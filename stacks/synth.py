@@ -10,14 +10,13 @@ resources with Handler, MemorySize, Architectures and Environment.Variables.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stacks.config import CONTEXT_KEY, CrawlmapConfig, load_config
+from stacks.config import CONTEXT_KEY, CrawlmapConfig, load_config, merge_overrides
 
 if TYPE_CHECKING:
     from aws_cdk import App
@@ -35,20 +34,10 @@ def cdk_json_context() -> dict[str, Any]:
     return context
 
 
-def _deep_merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    merged = copy.deepcopy(dict(base))
-    for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
 def context_with(context_overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """cdk.json's context with `context_overrides` deep-merged into the crawlmap object."""
     context = cdk_json_context()
-    context[CONTEXT_KEY] = _deep_merge(context.get(CONTEXT_KEY, {}), context_overrides or {})
+    context[CONTEXT_KEY] = merge_overrides(context.get(CONTEXT_KEY, {}), context_overrides or {})
     return context
 
 

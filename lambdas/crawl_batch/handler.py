@@ -46,7 +46,8 @@ def publish_metrics(results: Sequence[PageResult]) -> dict[str, int]:
 def handler(event: Any, context: Any) -> BatchResult:
     batch = parse_event(event)
     logger.append_keys(run_id=batch["run_id"], batch_id=batch["batch_id"])
-    settings = Settings.from_env()  # per invocation: the local engine may change it between runs
+    # per invocation: the local engine may change it between runs
+    settings = Settings.from_env(function="crawl_batch")
     remaining_ms = context.get_remaining_time_in_millis() if context is not None else None
     options = CrawlOptions(time_budget_s=time_budget_from_remaining(remaining_ms))
     result = crawl_batch(batch, settings, options)

@@ -11,15 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lambdas.common import env
+from lambdas.common import env, tunables
 from lambdas.common.errors import ConfigError, InvalidInputError
 from lambdas.common.settings import Settings
 from lambdas.common.urls import UrlError, canonicalize
 
 SOURCE_KEYS = ("pages", "sitemap", "pages_s3")
 OPTION_KEYS = ("batch_size", "distributed_threshold")
-BATCH_SIZE_RANGE = (1, 100)
-DISTRIBUTED_THRESHOLD_RANGE = (0, 1_000_000)  # 0: every run takes the distributed path
+# The same ranges as cdk.json's keys (lambdas/common/tunables.py).
+BATCH_SIZE_RANGE = tunables.int_range("batch_size")
+DISTRIBUTED_THRESHOLD_RANGE = tunables.int_range("distributed_threshold")  # 0: all distributed
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
 
@@ -164,3 +165,35 @@ def parse_execution_input(raw: object, settings: Settings) -> ExecutionRequest:
         distributed_threshold=threshold,
         distributed_batch_size=distributed_batch_size,
     )
+
+
+def canonical_page(value: object, field: str, drop: frozenset[str] = frozenset()) -> str:
+    """One page URL of the input, canonical, or InvalidInputError naming its field."""
+    if not isinstance(value, str):
+        raise InvalidInputError(field, f"must be a URL, got {describe_type(value)}")
+    try:
+        url = canonicalize(value, drop)
+        url.encode("utf-8")  # a lone surrogate (JSON "\\ud800") cannot be stored or sent
+    except UrlError as exc:
+        raise InvalidInputError(field, str(exc)) from None
+    except UnicodeEncodeError:
+        raise InvalidInputError(field, "is not valid Unicode text") from None
+    return url
+
+
+def check_execution_input(raw: object, settings: Settings) -> ExecutionRequest:
+    """parse_execution_input, and every explicit page URL checked as ListPages will check it.
+
+    What `cdk synth` runs on schedule.input and default_source, so that the schedule never
+    starts a run that ListPages refuses.
+    """
+    request = parse_execution_input(raw, settings)
+    if isinstance(request.source, ExplicitPages):
+        pages = request.source.urls
+        if len(pages) > settings.max_pages:
+            raise InvalidInputError(
+                request.source_field, f"has more than {settings.max_pages} pages (max_pages)"
+            )
+        for index, url in enumerate(pages):
+            canonical_page(url, f"{request.source_field}[{index}]")
+    return request

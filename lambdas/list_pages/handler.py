@@ -19,7 +19,7 @@ from lambdas.list_pages.sources import S3Objects, safe_http_fetcher
 
 @functools.cache
 def listing_context() -> ListingContext:
-    settings = Settings.from_env()
+    settings = Settings.from_env(function="list_pages")
     return ListingContext(
         settings=settings,
         store=open_store(settings),

@@ -19,7 +19,7 @@ from lambdas.store_and_notify.storing import StoringContext, store_and_notify
 
 @functools.cache
 def storing_context() -> StoringContext:
-    settings = Settings.from_env()
+    settings = Settings.from_env(function="store_and_notify")
     return StoringContext(
         store=open_store(settings), notifier=open_notifier(settings), reader=S3ResultReader()
     )
