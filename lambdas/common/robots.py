@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 import httpx
@@ -69,10 +69,8 @@ class RobotsCache:
         deadline: Callable[[], float],
     ) -> None:
         self._client = client
-        self._limits = FetchLimits(
-            connect_timeout=limits.connect_timeout,
-            read_timeout=limits.read_timeout,
-            total_timeout=limits.total_timeout,
+        self._limits = replace(  # the caller's memory budget (reserve/release) too
+            limits,
             max_redirects=max(limits.max_redirects, 5),  # RFC 9309: follow at least five
             max_bytes=ROBOTS_MAX_BYTES,
         )
@@ -93,6 +91,15 @@ class RobotsCache:
     async def _load(self, origin: str) -> RobotsRules:
         self.fetches += 1
         try:
+            return await self._read(origin)
+        except Exception as exc:  # one origin's robots.txt never sinks the others
+            reason = f"{type(exc).__name__}: {exc}"[:120]
+            return RobotsRules(
+                None, f"robots.txt unreadable ({reason}): not crawled", unavailable=True
+            )
+
+    async def _read(self, origin: str) -> RobotsRules:
+        try:
             response = await fetch_async(
                 self._client, f"{origin}/robots.txt", self._limits, deadline=self._deadline()
             )
@@ -103,8 +110,9 @@ class RobotsCache:
                 None, f"robots.txt unreachable ({exc.reason}): not crawled", unavailable=True
             )
         status = response.status
-        if 200 <= status < 300:
-            text = response.body.decode("utf-8", errors="replace")
+        text = response.body.decode("utf-8", errors="replace") if 200 <= status < 300 else None
+        response.release()  # the memory budget gets the bytes back before parsing
+        if text is not None:
             return rules_from_text(text, self._user_agent, self._max_crawl_delay)
         if 400 <= status < 500 and status != 429:
             return ALLOW_ALL

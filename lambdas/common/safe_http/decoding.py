@@ -175,15 +175,27 @@ class _BodyCollector:
         self._decoder = _decoder_for(headers.get("content-encoding"))
         self._buffer = bytearray()
 
-    def _take(self, pieces: Iterable[bytes]) -> None:
+    def decode(self, raw: bytes, *, final: bool = False) -> Iterator[bytes]:
+        """The decoded pieces of `raw` (then of the decoder's flush when `final`), each checked
+        against the cap before the caller keeps it (the async fetch reserves memory for each
+        piece in between)."""
+        pieces = self._decoder.flush() if final else self._decoder.feed(raw)
         for piece in pieces:
             if len(self._buffer) + len(piece) > self._max_bytes:
                 raise FetchError(f"body larger than {_human_size(self._max_bytes)}")
-            self._buffer += piece
+            yield piece
+
+    def keep(self, piece: bytes) -> None:
+        self._buffer += piece
 
     def feed(self, raw: bytes) -> None:
-        self._take(self._decoder.feed(raw))
+        for piece in self.decode(raw):
+            self.keep(piece)
 
     def finish(self) -> bytes:
-        self._take(self._decoder.flush())
+        for piece in self.decode(b"", final=True):
+            self.keep(piece)
+        return self.body()
+
+    def body(self) -> bytes:
         return bytes(self._buffer)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -30,15 +31,32 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
 
 HopCheck = Callable[[str], Awaitable[str | None]]
+Reserve = Callable[[int], Awaitable[None]]
+Release = Callable[[int], None]
 
 
 @dataclass(frozen=True)
 class FetchLimits:
+    """Per-fetch limits, and optionally a memory budget the async fetch buffers within.
+
+    `reserve(n)` is awaited before each decoded piece of n bytes is buffered (the caller's
+    budget may make it wait); `release(total)` gives back everything a response reserved,
+    once: on a failed fetch before it raises, else when the caller calls
+    SafeResponse.release() or drops the response (whichever comes first). The sync fetch()
+    does not use them (it is for ListPages' sitemaps, one at a time).
+    """
+
     connect_timeout: float
     read_timeout: float
     total_timeout: float  # the whole fetch: every hop and every body byte
     max_redirects: int
     max_bytes: int
+    reserve: Reserve | None = field(default=None, compare=False, repr=False)
+    release: Release | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if (self.reserve is None) != (self.release is None):
+            raise ValueError("FetchLimits: reserve and release go together")
 
     @classmethod
     def from_settings(cls, settings: Settings, *, max_bytes: int | None = None) -> FetchLimits:
@@ -52,6 +70,26 @@ class FetchLimits:
         )
 
 
+class Reservation:
+    """The bytes one fetch has reserved through FetchLimits.reserve; released exactly once."""
+
+    def __init__(self, reserve: Reserve, release: Release) -> None:
+        self._reserve = reserve
+        self._release = release
+        self.reserved = 0
+        self._released = False
+
+    async def take(self, size: int) -> None:
+        await self._reserve(size)
+        self.reserved += size
+
+    def release(self) -> None:
+        if not self._released:
+            self._released = True
+            if self.reserved:
+                self._release(self.reserved)
+
+
 @dataclass(frozen=True)
 class SafeResponse:
     url: str  # the final URL, after redirects
@@ -60,6 +98,20 @@ class SafeResponse:
     body: bytes  # decompressed, at most FetchLimits.max_bytes
     redirects: int
     elapsed_ms: int
+    reservation: Reservation | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.reservation is not None:  # dropping the response gives its bytes back
+            weakref.finalize(self, self.reservation.release)
+
+    @property
+    def reserved_bytes(self) -> int:
+        return 0 if self.reservation is None else self.reservation.reserved
+
+    def release(self) -> None:
+        """Give back the memory this response reserved (FetchLimits.reserve); idempotent."""
+        if self.reservation is not None:
+            self.reservation.release()
 
     @property
     def content_type(self) -> str | None:
@@ -228,7 +280,13 @@ class _Hops:
     def collector(self, response: httpx.Response) -> _BodyCollector:
         return _BodyCollector(response.headers, self.limits.max_bytes)
 
-    def result(self, response: httpx.Response, body: bytes, elapsed_s: float) -> SafeResponse:
+    def result(
+        self,
+        response: httpx.Response,
+        body: bytes,
+        elapsed_s: float,
+        reservation: Reservation | None = None,
+    ) -> SafeResponse:
         return SafeResponse(
             url=self.current,
             status=response.status_code,
@@ -236,6 +294,7 @@ class _Hops:
             body=body,
             redirects=self.redirects,
             elapsed_ms=int(elapsed_s * 1000),
+            reservation=reservation,
         )
 
 
@@ -321,14 +380,34 @@ async def _walk_async(
         response = await client.send(hops.request(client, deadline - loop.time()), stream=True)
         try:
             if not hops.follow(response):
-                collector = hops.collector(response)
-                async for raw in response.aiter_raw():
-                    collector.feed(raw)
-                body = collector.finish()
-                return hops.result(response, body, loop.time() - started)
+                body, reservation = await _read_async(response, hops)
+                return hops.result(response, body, loop.time() - started, reservation)
         finally:
             await response.aclose()
         if hop_check is not None and hops.crossed_origin():
             reason = await hop_check(hops.current)
             if reason is not None:
                 raise HopRefusedError(reason, url=hops.current)
+
+
+async def _read_async(response: httpx.Response, hops: _Hops) -> tuple[bytes, Reservation | None]:
+    """The decoded body, each piece reserved first when the limits carry a memory budget."""
+    collector = hops.collector(response)
+    limits = hops.limits
+    if limits.reserve is None or limits.release is None:
+        async for raw in response.aiter_raw():
+            collector.feed(raw)
+        return collector.finish(), None
+    reservation = Reservation(limits.reserve, limits.release)
+    try:
+        async for raw in response.aiter_raw():
+            for piece in collector.decode(raw):
+                await reservation.take(len(piece))
+                collector.keep(piece)
+        for piece in collector.decode(b"", final=True):
+            await reservation.take(len(piece))
+            collector.keep(piece)
+        return collector.body(), reservation
+    except BaseException:  # failed, timed out or cancelled: nothing holds the bytes any more
+        reservation.release()
+        raise
