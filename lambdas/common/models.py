@@ -16,6 +16,9 @@ class PreviousState(TypedDict):
     etag: str | None
     last_modified: str | None
     content_hash: str | None
+    # Per-field fingerprints of the last seen version (CrawlBatch compares them to name
+    # changed_fields); absent when the store has none (pages stored before v0.2).
+    fingerprints: NotRequired[dict[str, str]]
 
 
 class RobotsVerdict(TypedDict):
@@ -132,6 +135,9 @@ class PageResult(TypedDict):
     redirects: int
     extracted: dict[str, str | None]
     fetched_at: str | None
+    # True when the extracted fields of an `unchanged` page come from the store (the page as
+    # last seen) rather than from this fetch (a 304 has no body to extract from).
+    carried: NotRequired[bool]
 
 
 class BatchResult(TypedDict):

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from lambdas.common.models import HostNote
-from lambdas.common.store import DynamoDBStore, HostNotes, SQLiteStore, host_key
+from lambdas.common.store import DynamoDBStore, HostNotes, SQLiteStore, host_note_key
 from tests.lambdas.data_support import AwsClients, aws
 
 __all__ = ["aws"]  # the fixture is used by name
@@ -105,4 +105,4 @@ def test_dynamodb_reads_one_batch_get_per_hundred_hosts_and_keys_items_by_run(
     )["Item"]
     assert item["host"] == {"S": A}
     assert int(item["expires_at"]["N"]) == 1000 + 2 * 86_400
-    assert host_key("x" * 2000).startswith("HOST#sha256:")
+    assert host_note_key("x" * 2000).startswith("HOST#sha256:")

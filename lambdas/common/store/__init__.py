@@ -6,12 +6,17 @@ Both backends keep the same records (docs/CONTRACT.md, "Store"):
 - the RunSummary of each run (plus a `RUNS` index item so runs list newest first),
 - per-run host notes (Retry-After back-off shared by every lane of the run).
 
+A state keeps the page as last seen (title, h1, links, ..., CrawlBatch's fingerprints): an
+`unchanged` result is completed from it (`carried: true`). A page that redirected is stored
+once, under its final URL, with an alias state at its own URL pointing there.
+
 Writes are idempotent: keys are deterministic and the outcome comes from the results, so
 saving the same results twice leaves the same records. A run never overwrites the latest
 state written by a run that started later (runs are compared by `started_at`).
 
 Modules: model (records and protocols), keys (keys, expiry, time), latest (which result sets
-a page's latest state), dynamodb and sqlite (the backends).
+a page's latest state, aliases), lastseen (carried fields), dynamodb and sqlite (the backends,
+with their schema versions and conditional writes).
 """
 
 from __future__ import annotations
@@ -24,24 +29,29 @@ from lambdas.common.store.keys import (
     MAX_KEY_BYTES,
     chunked,
     expires_at,
-    host_key,
+    host_note_key,
     page_key,
     parse_instant,
 )
+from lambdas.common.store.lastseen import CARRIED_FIELDS, STORED_FIELDS, carry_forward
 from lambdas.common.store.latest import (
     LATEST_STATE_OUTCOMES,
+    follow_aliases,
     next_state,
     plan_state_writes,
     previous_from_state,
     state_from_result,
+    state_url,
 )
 from lambdas.common.store.model import HostNotes, PageState, Store, StoreError, later_note
 from lambdas.common.store.sqlite import SQLiteStore
 
 __all__ = [
+    "CARRIED_FIELDS",
     "GET_BATCH_SIZE",
     "LATEST_STATE_OUTCOMES",
     "MAX_KEY_BYTES",
+    "STORED_FIELDS",
     "WRITE_BATCH_SIZE",
     "DynamoDBStore",
     "HostNotes",
@@ -49,9 +59,11 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "StoreError",
+    "carry_forward",
     "chunked",
     "expires_at",
-    "host_key",
+    "follow_aliases",
+    "host_note_key",
     "later_note",
     "next_state",
     "open_store",
@@ -60,6 +72,7 @@ __all__ = [
     "plan_state_writes",
     "previous_from_state",
     "state_from_result",
+    "state_url",
 ]
 
 

@@ -26,7 +26,7 @@ def page_key(url: str) -> str:
     return _bounded_key("PAGE#", url)
 
 
-def host_key(host: str) -> str:
+def host_note_key(host: str) -> str:
     """The sort key of a host note: `HOST#<scheme://host:port>` (hashed if ever too long)."""
     return _bounded_key("HOST#", host)
 

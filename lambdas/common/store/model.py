@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Protocol, TypedDict
+from typing import Any, NotRequired, Protocol, TypedDict
 
 from lambdas.common.models import HostNote, PageResult, PreviousState, RunSummary
 
@@ -22,6 +22,12 @@ class PageState(TypedDict):
     run_id: str
     fetched_at: str | None
     started_at: str  # the writing run's start: an older run never overwrites a newer one
+    # The page as last seen (lastseen.STORED_FIELDS: title, h1, links, ..., fingerprints,
+    # changed_fields): what an `unchanged` result is completed with. Absent before v0.2.
+    seen: NotRequired[dict[str, Any]]
+    # Set when this URL redirected: the state lives under the final URL (one resource, one
+    # state); every other field but run_id/started_at/fetched_at is then None.
+    alias_of: NotRequired[str | None]
 
 
 class HostNotes(Protocol):
@@ -42,11 +48,20 @@ class HostNotes(Protocol):
 
 class Store(HostNotes, Protocol):
     def previous_states(self, urls: Iterable[str]) -> dict[str, PreviousState]:
-        """The latest successful state of each URL that has one."""
+        """The latest successful state of each URL that has one (through its alias, if the
+        URL redirected when last crawled)."""
+        ...
+
+    def aliases(self, urls: Iterable[str]) -> dict[str, str]:
+        """The final URL each of `urls` redirected to when last crawled (others are absent)."""
         ...
 
     def save_results(self, run_id: str, results: Iterable[PageResult], started_at: str) -> int:
-        """Write each page's record and its latest state; return the number of items written."""
+        """Write each page's record and its latest state; return the number of items written.
+
+        `unchanged` results are completed in place with the fields of the page as last seen
+        (marked `carried`), so the records written, and the caller's results, describe it.
+        """
         ...
 
     def save_summary(self, summary: RunSummary) -> int:

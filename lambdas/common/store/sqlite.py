@@ -7,13 +7,25 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from lambdas.common.models import HostNote, PageResult, PreviousState, RunSummary
 from lambdas.common.store.keys import chunked, runs_sort_key
-from lambdas.common.store.latest import plan_state_writes, previous_from_state, unique_by_url
-from lambdas.common.store.model import PageState
+from lambdas.common.store.lastseen import carry_forward
+from lambdas.common.store.latest import (
+    follow_aliases,
+    plan_state_writes,
+    previous_from_state,
+    state_keys,
+    state_url,
+    unique_by_url,
+)
+from lambdas.common.store.model import PageState, StoreError
 
-_SCHEMA = """
+# The schema of v0.1 (user_version 0) is migrated in place; a file from a newer crawlmap is
+# refused rather than written in a shape it does not know.
+SCHEMA_VERSION = 1
+_TABLES = """
 CREATE TABLE IF NOT EXISTS page_state (
     url TEXT PRIMARY KEY,
     etag TEXT,
@@ -21,7 +33,9 @@ CREATE TABLE IF NOT EXISTS page_state (
     content_hash TEXT,
     run_id TEXT NOT NULL,
     fetched_at TEXT,
-    started_at TEXT NOT NULL
+    started_at TEXT NOT NULL,
+    alias_of TEXT,
+    seen TEXT
 );
 CREATE TABLE IF NOT EXISTS run_page (
     run_id TEXT NOT NULL,
@@ -44,8 +58,61 @@ CREATE TABLE IF NOT EXISTS host_notes (
     PRIMARY KEY (run_id, host)
 );
 """
-_STATE_COLUMNS = "url, etag, last_modified, content_hash, run_id, fetched_at, started_at"
+# Columns v0.2 added to v0.1's tables (ALTER TABLE ... ADD COLUMN keeps every row).
+_ADDED_COLUMNS = (("page_state", "alias_of", "TEXT"), ("page_state", "seen", "TEXT"))
+_STATE_COLUMNS = (
+    "url, etag, last_modified, content_hash, run_id, fetched_at, started_at, alias_of, seen"
+)
 _SQLITE_VARIABLES = 500  # per IN (...) query, far under SQLite's limit
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring the file to SCHEMA_VERSION (new file, or v0.1's), in one transaction."""
+    db.execute("BEGIN IMMEDIATE")  # another process may be opening the same file
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{_name(db)}: store schema version {version} is newer than this crawlmap's"
+                f" ({SCHEMA_VERSION}); use a newer crawlmap or another --db"
+            )
+        if version < SCHEMA_VERSION:
+            for statement in _TABLES.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            for table, column, kind in _ADDED_COLUMNS:
+                existing = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                if column not in existing:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _name(db: sqlite3.Connection) -> str:
+    row = db.execute("PRAGMA database_list").fetchone()
+    return str(row[2]) if row and row[2] else "the store"
+
+
+def _state_row(row: Sequence[Any]) -> PageState:
+    url, etag, last_modified, content_hash, run_id, fetched_at, started, alias_of, seen = row
+    return PageState(
+        url=url,
+        etag=etag,
+        last_modified=last_modified,
+        content_hash=content_hash,
+        run_id=run_id,
+        fetched_at=fetched_at,
+        started_at=started,
+        alias_of=alias_of,
+        seen=json.loads(seen) if seen else {},
+    )
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 def _loads_summary(text: str) -> RunSummary:
@@ -70,7 +137,7 @@ class SQLiteStore:
             )
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
-            connection.executescript(_SCHEMA)
+            migrate(connection)
             self._connection = connection
         return self._connection
 
@@ -86,23 +153,21 @@ class SQLiteStore:
             marks = ",".join("?" * len(chunk))
             # Only "?" placeholders are formatted in; the URLs travel as parameters.
             query = f"SELECT {_STATE_COLUMNS} FROM page_state WHERE url IN ({marks})"  # noqa: S608
-            rows = db.execute(query, chunk)
-            for url, etag, last_modified, content_hash, run_id, fetched_at, started in rows:
-                states[url] = PageState(
-                    url=url,
-                    etag=etag,
-                    last_modified=last_modified,
-                    content_hash=content_hash,
-                    run_id=run_id,
-                    fetched_at=fetched_at,
-                    started_at=started,
-                )
+            for row in db.execute(query, chunk):
+                state = _state_row(row)
+                states[state["url"]] = state
         return states
 
     def previous_states(self, urls: Iterable[str]) -> dict[str, PreviousState]:
         with self._lock:
-            states = self._states(self._db(), list(urls))
+            db = self._db()
+            states = follow_aliases(list(urls), lambda some: self._states(db, some))
         return {url: previous_from_state(state) for url, state in states.items()}
+
+    def aliases(self, urls: Iterable[str]) -> dict[str, str]:
+        with self._lock:
+            states = self._states(self._db(), list(urls))
+        return {url: str(s["alias_of"]) for url, s in states.items() if s.get("alias_of")}
 
     def save_results(self, run_id: str, results: Iterable[PageResult], started_at: str) -> int:
         written = 0
@@ -112,8 +177,12 @@ class SQLiteStore:
                 db = self._db()
                 db.execute("BEGIN IMMEDIATE")  # read states and write in one transaction
                 try:
-                    existing = self._states(db, [r["url"] for r in chunk])
+                    existing = self._states(db, state_keys(chunk))
                     states = plan_state_writes(chunk, existing, run_id, started_at)
+                    latest = {**existing, **{s["url"]: s for s in states}}
+                    for result in chunk:
+                        known = latest.get(state_url(result))
+                        carry_forward(result, known.get("seen") if known else None)
                     db.executemany(
                         "INSERT OR REPLACE INTO run_page (run_id, url, outcome, data)"
                         " VALUES (?, ?, ?, ?)",
@@ -122,15 +191,15 @@ class SQLiteStore:
                                 run_id,
                                 r["url"],
                                 r["outcome"],
-                                json.dumps(r, separators=(",", ":"), sort_keys=True),
+                                _dumps(r),
                             )
                             for r in chunk
                         ],
                     )
                     db.executemany(
                         "INSERT OR REPLACE INTO page_state (url, etag, last_modified,"
-                        " content_hash, run_id, fetched_at, started_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        " content_hash, run_id, fetched_at, started_at, alias_of, seen)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [
                             (
                                 s["url"],
@@ -140,6 +209,8 @@ class SQLiteStore:
                                 s["run_id"],
                                 s["fetched_at"],
                                 s["started_at"],
+                                s.get("alias_of"),
+                                _dumps(s.get("seen") or {}),
                             )
                             for s in states
                         ],
@@ -158,7 +229,7 @@ class SQLiteStore:
                 (
                     summary["run_id"],
                     runs_sort_key(summary["started_at"], summary["run_id"]),
-                    json.dumps(summary, separators=(",", ":"), sort_keys=True),
+                    _dumps(summary),
                 ),
             )
         # One row here; DynamoDB writes two items (run record + RUNS index). Report what the
