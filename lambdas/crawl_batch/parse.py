@@ -1,25 +1,29 @@
 """Turning a fetched body into the compact facts of a PageResult (pure functions, no I/O).
 
-Decoding follows the browser order: byte-order mark, then the Content-Type charset, then a
-<meta charset> in the first bytes, then detection; selectolax (lexbor) always receives text.
+Decoding (bytes -> text) lives in lambdas.common.safe_http.charset (WHATWG Encoding Standard:
+BOM, HTTP charset, meta prescan, label table, detection last); decode_body, DecodedText and
+header_charset are re-exported here. selectolax (lexbor) always receives text.
 """
 
 from __future__ import annotations
 
-import codecs
 import functools
 import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 from urllib.parse import urljoin
 
-import charset_normalizer
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from lambdas.common.env import SELECTORS
 from lambdas.common.errors import ConfigError
+from lambdas.common.safe_http.charset import (  # re-exported: decoding moved to safe_http
+    CharsetSource as CharsetSource,
+)
+from lambdas.common.safe_http.charset import DecodedText as DecodedText
+from lambdas.common.safe_http.charset import decode_body as decode_body
+from lambdas.common.safe_http.charset import header_charset as header_charset
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 INVISIBLE_TAGS = ["script", "style", "noscript", "template"]
@@ -30,107 +34,8 @@ MAX_DESCRIPTION = 300
 MAX_URL = 2083
 MAX_EXTRACTED = 200
 
-CharsetSource = Literal["bom", "header", "meta", "detected", "default"]
-
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
-# WHATWG Encoding: these labels mean windows-1252 in every browser.
-_LABEL_ALIASES = {
-    "iso-8859-1": "cp1252",
-    "iso8859-1": "cp1252",
-    "latin1": "cp1252",
-    "latin-1": "cp1252",
-    "l1": "cp1252",
-    "us-ascii": "cp1252",
-    "ascii": "cp1252",
-    "windows-1252": "cp1252",
-    "x-sjis": "shift_jis",
-}
-_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([^"';\s]+)""", re.IGNORECASE)
-_META_CHARSET = re.compile(
-    rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
-)
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
 _ATTRIBUTE = re.compile(r"^[A-Za-z_:][-A-Za-z0-9_:.]*$")
-_WIDE_ENCODINGS = ["utf_16", "utf_16_be", "utf_16_le", "utf_32", "utf_32_be", "utf_32_le"]
-META_PRESCAN_BYTES = 4096
-DETECTION_SAMPLE_BYTES = 64 * 1024
-
-
-@dataclass(frozen=True)
-class DecodedText:
-    text: str
-    encoding: str  # the Python codec name used
-    source: CharsetSource
-
-
-def _codec(label: str | None) -> str | None:
-    """A Python codec for a charset label, or None if the label is unknown."""
-    if not label:
-        return None
-    name = label.strip().strip("\"'").lower()
-    name = _LABEL_ALIASES.get(name, name)
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return None
-
-
-def header_charset(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    match = _HEADER_CHARSET.search(content_type)
-    return match.group(1) if match else None
-
-
-def _strict(body: bytes, codec: str) -> str | None:
-    try:
-        return body.decode(codec)
-    except (UnicodeDecodeError, LookupError):
-        return None
-
-
-def decode_body(body: bytes, content_type: str | None) -> DecodedText:
-    """Decode an HTML body: BOM, then header charset, then <meta charset>, then detection.
-
-    A header that says UTF-8 over bytes that are not UTF-8 (a common server default over
-    legacy pages) is not trusted; the meta charset or detection decides instead.
-    """
-    for bom, codec in _BOMS:
-        if body.startswith(bom):
-            return DecodedText(body[len(bom) :].decode(codec, errors="replace"), codec, "bom")
-
-    declared = _codec(header_charset(content_type))
-    if declared is not None:
-        if declared != "utf-8":
-            return DecodedText(body.decode(declared, errors="replace"), declared, "header")
-        text = _strict(body, "utf-8")
-        if text is not None:
-            return DecodedText(text, "utf-8", "header")
-
-    match = _META_CHARSET.search(body[:META_PRESCAN_BYTES])
-    meta = _codec(match.group(1).decode("ascii")) if match else None
-    if meta is not None and meta.startswith("utf-16"):
-        meta = "utf-8"  # WHATWG: a meta can only be read if the bytes are ASCII-compatible
-    if meta is not None and (meta != "utf-8" or _strict(body, "utf-8") is not None):
-        return DecodedText(body.decode(meta, errors="replace"), meta, "meta")
-
-    text = _strict(body, "utf-8")  # fast, and right for the overwhelming majority
-    if text is not None:
-        return DecodedText(text, "utf-8", "detected")
-    sample = body[:DETECTION_SAMPLE_BYTES]
-    # Without NUL bytes the page cannot be UTF-16/32; short pages otherwise fool the detector.
-    excluded = [] if b"\x00" in sample else _WIDE_ENCODINGS
-    best = charset_normalizer.from_bytes(sample, cp_exclusion=excluded).best()
-    guessed = _codec(best.encoding) if best is not None else None
-    if guessed is not None:
-        return DecodedText(body.decode(guessed, errors="replace"), guessed, "detected")
-    return DecodedText(body.decode("cp1252", errors="replace"), "cp1252", "default")
 
 
 def is_html(content_type: str | None, body: bytes) -> bool:
