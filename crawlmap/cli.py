@@ -24,6 +24,7 @@ from crawlmap.engine.runner import EngineOptions, RunRecord, run_execution
 from crawlmap.engine.template import definition_of, function_specs, load_template
 from crawlmap.inspect_cli import add_inspect_commands
 from crawlmap.runfolder import RunFolderWriter, crawlmap_home, read_json, runs_dir
+from crawlmap.serve.cli import add_serve_command
 from lambdas.common import env
 from lambdas.common.errors import ConfigError
 from lambdas.common.urls import UrlError, canonicalize
@@ -416,6 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.set_defaults(func=cmd_runs)
 
     add_inspect_commands(commands)
+    add_serve_command(commands)  # crawlmap/serve/cli.py
     return parser
 
 
