@@ -15,8 +15,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from lambdas.common.states import MAP_RUN_LABEL
 from stacks.storage import PAGE_LISTS_PREFIX, RUNS_PREFIX
-from statemachine.definition import MAP_RUN_LABEL
 
 TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
 # StoreAndNotify reads each page's stored state before writing (BatchGetItem) so that an older

@@ -11,7 +11,17 @@ from constructs import Construct
 
 from stacks._common import removal_policy, retention
 from stacks.config import CrawlmapConfig
-from statemachine.definition import WorkflowFunctions, build_definition
+from statemachine.definition import WorkflowFunctions, WorkflowSettings, build_definition
+
+
+def workflow_settings(config: CrawlmapConfig) -> WorkflowSettings:
+    """The definition's plain settings from the stack's config (statemachine/ never imports it)."""
+    return WorkflowSettings(
+        max_concurrency=config.max_concurrency,
+        distributed_max_concurrency=config.distributed_max_concurrency,
+        tolerated_failure_percentage=config.tolerated_failure_percentage,
+        failure_ratio=config.failure_ratio,
+    )
 
 
 class Workflow(Construct):
@@ -43,7 +53,9 @@ class Workflow(Construct):
             self,
             "StateMachine",
             definition_body=sfn.DefinitionBody.from_chainable(
-                build_definition(self, functions=functions, bucket=bucket, config=config)
+                build_definition(
+                    self, functions=functions, bucket=bucket, settings=workflow_settings(config)
+                )
             ),
             state_machine_type=sfn.StateMachineType.STANDARD,
             role=self.role.without_policy_updates(),

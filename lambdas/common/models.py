@@ -93,16 +93,18 @@ class RunInfo(TypedDict):
     page_count: int
     batch_count: int
     duplicates_dropped: int
-    # distributed: the JSON array of Batch that ItemReader reads
+    # v0.1's JSON array of Batch; None since lanes (lanes_location says where they are)
     batches_location: S3Location | None
-    results_prefix: str | None  # distributed: where ResultWriter writes
+    # distributed: "runs/<run>/results/": CrawlBatch's BatchResult objects (<lane>/<i>.json)
+    # and the ResultWriter's files (<map run id>/manifest.json, ...)
+    results_prefix: str | None
     lane_count: NotRequired[int]
     lanes_location: NotRequired[S3Location | None]  # distributed: the JSON array of LaneRef
 
 
 class ListPagesOutput(TypedDict):
     run: RunInfo
-    batches: list[Batch]  # inline; [] when distributed
+    lanes: list[Lane]  # inline; [] when distributed (lanes.json in S3, RunInfo.lanes_location)
 
 
 class CrawlBatchInput(TypedDict):

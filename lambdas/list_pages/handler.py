@@ -40,6 +40,7 @@ def handler(event: dict[str, Any], context: Any) -> ListPagesOutput:
             "mode": run["mode"],
             "page_count": run["page_count"],
             "batch_count": run["batch_count"],
+            "lane_count": run.get("lane_count"),
             "duplicates_dropped": run["duplicates_dropped"],
         },
     )

@@ -1,35 +1,58 @@
 """ListPages: from the execution input to the batches CrawlBatch will crawl.
 
 validate -> resolve the source -> canonicalize + dedupe -> attach previous state and the
-robots.txt verdict (read once per origin per run) -> batch
-(hosts interleaved) -> choose inline or distributed -> (distributed) write batches to S3.
+robots.txt verdict (read once per origin per run) -> plan lanes of batches (lanes.py: per-host
+limits per run) -> choose inline or distributed -> (distributed) write the lanes to S3.
 Everything but the last step and the store read is pure.
 """
 
 from __future__ import annotations
 
 import json
-from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from lambdas.common import env
 from lambdas.common.errors import ConfigError, InvalidInputError
-from lambdas.common.models import Batch, ListPagesOutput, Mode, PageTask, RunInfo, S3Location
+from lambdas.common.models import (
+    Lane,
+    LaneRef,
+    ListPagesOutput,
+    Mode,
+    PageTask,
+    RunInfo,
+    S3Location,
+)
 from lambdas.common.settings import Settings
 from lambdas.common.store import Store, parse_instant
 from lambdas.common.urls import DEFAULT_TRACKING_PARAMS, UrlError, canonicalize
 from lambdas.list_pages.execution_input import describe_type, parse_execution_input
+from lambdas.list_pages.lanes import LaneSettings, batch_count, plan_lanes
 from lambdas.list_pages.robots_check import RobotsChecker
 from lambdas.list_pages.sources import Candidate, ObjectStore, SitemapFetcher, candidates
 
-# Step Functions caps a state's input/output at 256 KiB. The batches go in; after the inline
-# Map the results take their place, and a result is bigger than a task, so both are budgeted.
+# Step Functions caps a state's input/output at 256 KiB, and an overflow (States.DataLimitExceeded)
+# cannot be caught. The lanes go in; after the inline Map the results take their place, and a
+# result is bigger than a task, so both are budgeted, from what they really weigh.
 INLINE_BATCHES_LIMIT_BYTES = 150 * 1024
-INLINE_RESULTS_LIMIT_BYTES = 200 * 1024
-RESULT_BYTES_PER_PAGE = 600  # a PageResult's keys, numbers, hash, dates, title, description
+INLINE_RESULTS_LIMIT_BYTES = 240 * 1024
+# A PageResult's keys, numbers, hashes (field_hashes included), dates and content type weigh
+# 746 bytes as compact JSON (measured on a result with every field set); 250 more for a typical
+# title, description and h1 (capped at 200/300/200 characters by CrawlBatch).
+RESULT_BYTES_PER_PAGE = 1000
 URL_COPIES_PER_RESULT = 3  # url, final_url, canonical
+BATCH_RESULT_BYTES = 40  # {"batch_id":..,"results":[..]} around a batch's results, and commas
+# lanes.json and the batch objects are written concurrently (each PutObject waits on S3).
+WRITE_THREADS = 16
+
+
+@dataclass(frozen=True)
+class MapConcurrency:
+    """The Maps' MaxConcurrency, sent by the state machine: no more lanes than can run at once."""
+
+    inline: int = 10
+    distributed: int = 100
 
 
 @dataclass(frozen=True)
@@ -46,10 +69,34 @@ class RunEvent:
     run_id: str
     started_at: str
     execution_input: object
+    map_concurrency: MapConcurrency = MapConcurrency()
+
+
+def _concurrency(value: object, field: str, default: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(field, "must be a whole number >= 1 (the Map's MaxConcurrency)")
+    return value
+
+
+def parse_map_concurrency(value: object) -> MapConcurrency:
+    """The event's map_concurrency; absent (a direct invocation): MapConcurrency's defaults."""
+    if value is None:
+        return MapConcurrency()
+    if not isinstance(value, Mapping):
+        raise InvalidInputError("map_concurrency", "must be {'inline': n, 'distributed': n}")
+    default = MapConcurrency()
+    return MapConcurrency(
+        inline=_concurrency(value.get("inline"), "map_concurrency.inline", default.inline),
+        distributed=_concurrency(
+            value.get("distributed"), "map_concurrency.distributed", default.distributed
+        ),
+    )
 
 
 def parse_event(event: object) -> RunEvent:
-    """The Lambda event the ListPages task sends: {"input", "execution", "started_at"}."""
+    """The ListPages task's event: {"input", "execution", "started_at", "map_concurrency"}."""
     if not isinstance(event, Mapping):
         raise InvalidInputError("event", f"must be a JSON object, got {describe_type(event)}")
     run_id = event.get("execution")
@@ -62,7 +109,12 @@ def parse_event(event: object) -> RunEvent:
         parse_instant(started_at)
     except ValueError:
         raise InvalidInputError("started_at", f"{started_at!r} is not an ISO 8601 time") from None
-    return RunEvent(run_id=run_id, started_at=started_at, execution_input=event.get("input", {}))
+    return RunEvent(
+        run_id=run_id,
+        started_at=started_at,
+        execution_input=event.get("input", {}),
+        map_concurrency=parse_map_concurrency(event.get("map_concurrency")),
+    )
 
 
 def canonical_pages(
@@ -102,40 +154,20 @@ def canonical_pages(
     return list(unique), duplicates
 
 
-def host_of(url: str) -> str:
-    return urlsplit(url).netloc
+def compact_json(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def interleave_by_host(tasks: Sequence[PageTask]) -> list[PageTask]:
-    """Round-robin over hosts (in first-seen order), so each batch mixes hosts."""
-    queues: dict[str, deque[PageTask]] = {}
-    for task in tasks:
-        queues.setdefault(host_of(task["url"]), deque()).append(task)
-    ordered: list[PageTask] = []
-    while queues:
-        for host in list(queues):
-            queue = queues[host]
-            ordered.append(queue.popleft())
-            if not queue:
-                del queues[host]
-    return ordered
-
-
-def make_batches(tasks: Sequence[PageTask], batch_size: int) -> list[Batch]:
-    ordered = interleave_by_host(tasks)
-    return [
-        Batch(batch_id=number, pages=ordered[start : start + batch_size])
-        for number, start in enumerate(range(0, len(ordered), batch_size))
-    ]
-
-
-def batches_json(batches: Sequence[Batch]) -> bytes:
-    return json.dumps(batches, separators=(",", ":")).encode("utf-8")
-
-
-def estimated_results_bytes(urls: Iterable[str]) -> int:
-    """Roughly what the inline Map's results for these pages weigh in the state."""
-    return sum(RESULT_BYTES_PER_PAGE + URL_COPIES_PER_RESULT * len(url) for url in urls)
+def estimated_results_bytes(lanes: Sequence[Lane]) -> int:
+    """What the inline Map's output (every lane's batch results) weighs in the state."""
+    total = 0
+    for lane in lanes:
+        for batch in lane["batches"]:
+            total += BATCH_RESULT_BYTES
+            for page in batch["pages"]:
+                url_bytes = len(compact_json(page["url"]))
+                total += RESULT_BYTES_PER_PAGE + URL_COPIES_PER_RESULT * url_bytes
+    return total
 
 
 def choose_mode(page_count: int, threshold: int, batches_bytes: int, results_bytes: int) -> Mode:
@@ -146,16 +178,54 @@ def choose_mode(page_count: int, threshold: int, batches_bytes: int, results_byt
     return "inline"
 
 
-def batches_key(run_id: str) -> str:
-    return f"runs/{run_id}/batches.json"
+def run_prefix(run_id: str) -> str:
+    return f"runs/{run_id}/"
+
+
+def lanes_key(run_id: str) -> str:
+    return f"{run_prefix(run_id)}lanes.json"
+
+
+def batches_prefix(run_id: str, lane_id: int) -> str:
+    """Batch i of the lane is f"{batches_prefix}{i}.json"."""
+    return f"{run_prefix(run_id)}lanes/{lane_id}/"
 
 
 def results_prefix(run_id: str) -> str:
-    return f"runs/{run_id}/results"
+    """CrawlBatch writes batch i of lane l to f"{results_prefix}{l}/{i}.json"; ResultWriter too."""
+    return f"{run_prefix(run_id)}results/"
+
+
+def write_lanes(
+    objects: ObjectStore, bucket: str, run_id: str, lanes: Sequence[Lane]
+) -> S3Location:
+    """lanes.json (the LaneRefs ItemReader reads) and one object per batch; lanes.json last."""
+    refs = [
+        LaneRef(
+            lane_id=lane["lane_id"],
+            batch_count=len(lane["batches"]),
+            batches_prefix=batches_prefix(run_id, lane["lane_id"]),
+        )
+        for lane in lanes
+    ]
+    uploads = [
+        (f"{ref['batches_prefix']}{index}.json", compact_json(batch))
+        for ref, lane in zip(refs, lanes, strict=True)
+        for index, batch in enumerate(lane["batches"])
+    ]
+
+    def put(upload: tuple[str, bytes]) -> None:
+        objects.put_bytes(bucket, upload[0], upload[1], "application/json")
+
+    with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
+        list(pool.map(put, uploads))  # list(): the first failed upload raises here
+    location = S3Location(bucket=bucket, key=lanes_key(run_id))
+    put((location["key"], compact_json(refs)))
+    return location
 
 
 def list_pages(event: object, context: ListingContext) -> ListPagesOutput:
-    """The ListPages task: the run's description and its batches (inline) or their S3 location."""
+    """The ListPages task: the run's description and its lanes (inline) or their S3 location."""
     settings = context.settings
     run = parse_event(event)
     request = parse_execution_input(run.execution_input, settings)
@@ -173,32 +243,44 @@ def list_pages(event: object, context: ListingContext) -> ListPagesOutput:
         for task in tasks:
             if task["url"] in verdicts:
                 task["robots"] = verdicts[task["url"]]
-    batches: list[Batch] = []
-    mode: Mode = "distributed"  # over the threshold: the inline batches are never built
+
+    def plan(batch_size: int, max_lanes: int) -> list[Lane]:
+        return plan_lanes(
+            tasks,
+            LaneSettings(
+                batch_size=batch_size,
+                per_host_concurrency=settings.per_host_concurrency,
+                per_host_delay=settings.per_host_delay,
+                max_lanes=max_lanes,
+            ),
+        )
+
+    lanes: list[Lane] = []
+    mode: Mode = "distributed"  # over the threshold: the inline plan is never made
     if len(urls) <= request.distributed_threshold:
-        batches = make_batches(tasks, request.batch_size)
+        lanes = plan(request.batch_size, run.map_concurrency.inline)
         mode = choose_mode(
             len(urls),
             request.distributed_threshold,
-            len(batches_json(batches)),
-            estimated_results_bytes(urls),
+            len(compact_json(lanes)),
+            estimated_results_bytes(lanes),
         )
     location: S3Location | None = None
     if mode == "distributed":
         if not settings.bucket_name:
-            raise ConfigError(env.BUCKET_NAME, "not set: distributed runs write batches to S3")
-        batches = make_batches(tasks, request.distributed_batch_size)
-        body = batches_json(batches)
-        location = S3Location(bucket=settings.bucket_name, key=batches_key(run.run_id))
-        context.objects.put_bytes(location["bucket"], location["key"], body, "application/json")
+            raise ConfigError(env.BUCKET_NAME, "not set: distributed runs write their lanes to S3")
+        lanes = plan(request.distributed_batch_size, run.map_concurrency.distributed)
+        location = write_lanes(context.objects, settings.bucket_name, run.run_id, lanes)
     info = RunInfo(
         run_id=run.run_id,
         started_at=run.started_at,
         mode=mode,
         page_count=len(urls),
-        batch_count=len(batches),
+        batch_count=batch_count(lanes),
         duplicates_dropped=duplicates,
-        batches_location=location,
+        batches_location=None,
         results_prefix=results_prefix(run.run_id) if mode == "distributed" else None,
+        lane_count=len(lanes),
+        lanes_location=location,
     )
-    return ListPagesOutput(run=info, batches=batches if mode == "inline" else [])
+    return ListPagesOutput(run=info, lanes=lanes if mode == "inline" else [])
