@@ -31,9 +31,12 @@ import heapq
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from lambdas.common.host_keys import host_key
 from lambdas.common.models import Batch, HostLimit, Lane, PageTask
+
+T = TypeVar("T")
 
 # Step Functions' States.ArrayRange makes at most 1,000 items: the distributed path's lane is a
 # Map over its batch indexes, so a lane has at most this many batches (its batches grow instead).
@@ -146,12 +149,12 @@ def group_by_host(tasks: Sequence[PageTask]) -> dict[str, list[PageTask]]:
     return hosts
 
 
-def _split_evenly(pages: Sequence[PageTask], parts: int) -> Iterator[tuple[PageTask, ...]]:
-    size, extra = divmod(len(pages), parts)
+def _split_evenly(items: Sequence[T], parts: int) -> Iterator[Sequence[T]]:
+    size, extra = divmod(len(items), parts)
     start = 0
     for part in range(parts):
         end = start + size + (1 if part < extra else 0)
-        yield tuple(pages[start:end])
+        yield items[start:end]
         start = end
 
 
@@ -162,8 +165,14 @@ def host_streams(tasks: Sequence[PageTask], settings: LaneSettings) -> list[Stre
         delay = host_delay(pages, settings.per_host_delay)
         lanes = lane_count_for_host(len(pages), delay, settings)
         limit = HostLimit(concurrency=settings.per_host_concurrency // lanes, delay_s=delay * lanes)
-        for index, part in enumerate(_split_evenly(pages, lanes)):
-            streams.append(Stream(host=host, index=index, pages=part, limit=limit))
+        # whole batches to each lane (the partial one last), so batch_size holds per host
+        chunks = [
+            pages[i : i + settings.batch_size] for i in range(0, len(pages), settings.batch_size)
+        ]
+        for index, part in enumerate(_split_evenly(chunks, lanes)):
+            streams.append(
+                Stream(host=host, index=index, pages=tuple(p for c in part for p in c), limit=limit)
+            )
     return streams
 
 
@@ -238,8 +247,9 @@ class _Loads:
 
 def lane_order(streams: Sequence[Stream]) -> list[tuple[Stream, PageTask]]:
     """A lane's pages by the earliest each could start, so every batch mixes its hosts fairly."""
+    # equal start times: round-robin over the streams, so a batch spreads over its hosts
     keyed = [
-        ((stream.start_time(position), number, position), stream, page)
+        ((stream.start_time(position), position, number), stream, page)
         for number, stream in enumerate(streams)
         for position, page in enumerate(stream.pages)
     ]

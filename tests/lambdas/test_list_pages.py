@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from lambdas.common.errors import InvalidInputError
-from lambdas.common.models import Batch, PageTask
+from lambdas.common.models import Batch, Lane, ListPagesOutput, PageTask
 from lambdas.common.settings import Settings
 from lambdas.common.store import DynamoDBStore, SQLiteStore
 from lambdas.list_pages import handler as list_pages_handler
 from lambdas.list_pages import listing
+from lambdas.list_pages.lanes import LaneSettings
 from lambdas.list_pages.listing import ListingContext, list_pages
 from lambdas.list_pages.sources import S3Objects, safe_http_fetcher
 from tests.lambdas.data_support import AwsClients, StaticSite, aws, make_result, static_site
@@ -44,6 +45,11 @@ def local_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]
     list_pages_handler.listing_context.cache_clear()
 
 
+def batches(output: ListPagesOutput) -> list[Batch]:
+    """Every inline batch, lane after lane."""
+    return [batch for lane in output["lanes"] for batch in lane["batches"]]
+
+
 def sitemap(*urls: str) -> bytes:
     entries = "".join(f"<url><loc>{u}</loc></url>" for u in urls)
     ns = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -63,22 +69,46 @@ def test_explicit_pages_get_previous_state_from_sqlite(local_env: Path) -> None:
         "started_at": STARTED,
         "mode": "inline",
         "page_count": 2,
-        "batch_count": 1,
+        "batch_count": 2,
         "duplicates_dropped": 1,
         "batches_location": None,
         "results_prefix": None,
+        "lane_count": 2,
+        "lanes_location": None,
     }
-    assert output["batches"] == [
+    # two hosts, lanes to spare: a lane each, each with the whole per-host limit
+    assert output["lanes"] == [
         {
-            "batch_id": 0,
-            "pages": [
+            "lane_id": 0,
+            "batches": [
                 {
-                    "url": "https://a.test/",
-                    "previous": {"etag": '"e0"', "last_modified": None, "content_hash": "h0"},
-                },
-                {"url": "https://b.test/x", "previous": None},
+                    "batch_id": 0,
+                    "pages": [
+                        {
+                            "url": "https://a.test/",
+                            "previous": {
+                                "etag": '"e0"',
+                                "last_modified": None,
+                                "content_hash": "h0",
+                            },
+                        }
+                    ],
+                    "lane_id": 0,
+                    "hosts": {"https://a.test": {"concurrency": 4, "delay_s": 0.0}},
+                }
             ],
-        }
+        },
+        {
+            "lane_id": 1,
+            "batches": [
+                {
+                    "batch_id": 1,
+                    "pages": [{"url": "https://b.test/x", "previous": None}],
+                    "lane_id": 1,
+                    "hosts": {"https://b.test": {"concurrency": 4, "delay_s": 0.0}},
+                }
+            ],
+        },
     ]
     json.dumps(output)  # the state payload must be JSON
 
@@ -100,13 +130,13 @@ def test_sitemap_index_with_a_gzip_child_over_real_http(
 
     output = list_pages_handler.handler(event({"sitemap": root}), None)
 
-    urls = [p["url"] for b in output["batches"] for p in b["pages"]]
+    urls = [p["url"] for b in batches(output) for p in b["pages"]]
     assert sorted(urls) == [f"{base}/a", f"{base}/b", f"{base}/c"]
     assert output["run"]["duplicates_dropped"] == 1
     assert output["run"]["batch_count"] == 2
     # robots.txt once for the run's one origin (a 404 here: everything allowed).
     assert static_site.hits == ["/sitemap.xml", "/s1.xml", "/s2.xml.gz", "/robots.txt"]
-    assert {p["robots"]["allowed"] for b in output["batches"] for p in b["pages"]} == {True}
+    assert {p["robots"]["allowed"] for b in batches(output) for p in b["pages"]} == {True}
 
 
 def test_robots_txt_is_read_once_per_origin_and_sent_with_every_page(
@@ -120,8 +150,11 @@ def test_robots_txt_is_read_once_per_origin_and_sent_with_every_page(
 
     output = list_pages_handler.handler(event({"pages": pages}), None)
 
-    tasks = {p["url"]: p for b in output["batches"] for p in b["pages"]}
-    assert len(output["batches"]) == 3  # batches of 2: three batches, one robots.txt read
+    tasks = {p["url"]: p for b in batches(output) for p in b["pages"]}
+    assert len(batches(output)) == 3  # batches of 2: three batches, one robots.txt read
+    # Crawl-delay: one lane for the host, which spaces its requests by the whole delay
+    assert len(output["lanes"]) == 1
+    assert {b["hosts"][base]["delay_s"] for b in batches(output)} == {2.0}
     assert static_site.hits == ["/robots.txt"]
     assert tasks[f"{base}/a"]["robots"] == {"allowed": True, "reason": None, "crawl_delay": 2.0}
     assert tasks[f"{base}/private/b"]["robots"] == {
@@ -136,7 +169,7 @@ def test_an_unreadable_robots_txt_leaves_the_verdict_to_crawl_batch(
 ) -> None:
     static_site.add("/robots.txt", b"down", "text/plain", status=503)
     output = list_pages_handler.handler(event({"pages": [f"{static_site.base}/a"]}), None)
-    [task] = [p for b in output["batches"] for p in b["pages"]]
+    [task] = [p for b in batches(output) for p in b["pages"]]
     assert "robots" not in task
 
 
@@ -193,14 +226,16 @@ def test_large_runs_write_batches_to_s3(deployed_env: AwsClients) -> None:
     output = list_pages_handler.handler(event({"pages": pages}, run_id="big-run"), None)
 
     run = output["run"]
-    assert output["batches"] == []
+    assert output["lanes"] == []
     assert run["mode"] == "distributed"
-    assert run["batches_location"] == {"bucket": aws.bucket, "key": "runs/big-run/batches.json"}
-    assert run["results_prefix"] == "runs/big-run/results"
-    body = aws.s3.get_object(Bucket=aws.bucket, Key="runs/big-run/batches.json")["Body"].read()
-    batches = json.loads(body)
+    assert run["batches_location"] is None
+    assert run["lanes_location"] == {"bucket": aws.bucket, "key": "runs/big-run/lanes.json"}
+    assert run["results_prefix"] == "runs/big-run/results/"
+    batches = stored_batches(aws, run["lanes_location"])
     assert [len(b["pages"]) for b in batches] == [2, 2, 1]
     assert run["batch_count"] == 3
+    assert run["lane_count"] == 3  # one host, 3 batches: 3 lanes of per_host_concurrency // 3
+    assert {b["hosts"]["https://a.test"]["concurrency"] for b in batches} == {1}
     previous = {p["url"]: p["previous"] for b in batches for p in b["pages"]}
     assert previous["https://a.test/2"] == {
         "etag": None,
@@ -208,6 +243,23 @@ def test_large_runs_write_batches_to_s3(deployed_env: AwsClients) -> None:
         "content_hash": "h2",
     }
     assert previous["https://a.test/0"] is None
+
+
+def stored_batches(aws: AwsClients, location: dict[str, str]) -> list[Batch]:
+    """The batches a distributed run wrote: lanes.json's LaneRefs, then each lane's objects."""
+    body = aws.s3.get_object(Bucket=location["bucket"], Key=location["key"])["Body"].read()
+    found: list[Batch] = []
+    for ref in json.loads(body):
+        assert (
+            ref["batches_prefix"]
+            == f"{location['key'].removesuffix('lanes.json')}lanes/{ref['lane_id']}/"
+        )
+        for index in range(ref["batch_count"]):
+            key = f"{ref['batches_prefix']}{index}.json"
+            batch = json.loads(aws.s3.get_object(Bucket=location["bucket"], Key=key)["Body"].read())
+            assert batch["lane_id"] == ref["lane_id"]
+            found.append(batch)
+    return found
 
 
 def test_distributed_runs_use_the_distributed_batch_size_unless_the_input_sets_one(
@@ -219,9 +271,9 @@ def test_distributed_runs_use_the_distributed_batch_size_unless_the_input_sets_o
 
     def batch_sizes(run_id: str, execution_input: dict[str, object]) -> list[int]:
         output = list_pages_handler.handler(event(execution_input, run_id=run_id), None)
-        location = output["run"]["batches_location"]
-        body = deployed_env.s3.get_object(Bucket=location["bucket"], Key=location["key"])
-        return [len(b["pages"]) for b in json.loads(body["Body"].read())]
+        return [
+            len(b["pages"]) for b in stored_batches(deployed_env, output["run"]["lanes_location"])
+        ]
 
     assert batch_sizes("default", {"pages": pages}) == [4, 4, 1]
     assert batch_sizes("explicit", {"pages": pages, "batch_size": 5}) == [5, 4]
@@ -231,13 +283,13 @@ def test_over_the_threshold_only_the_distributed_batches_are_built(
     deployed_env: AwsClients, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     built: list[int] = []
-    real_make_batches = listing.make_batches
+    real_plan_lanes = listing.plan_lanes
 
-    def recording(tasks: Sequence[PageTask], batch_size: int) -> list[Batch]:
-        built.append(batch_size)
-        return real_make_batches(tasks, batch_size)
+    def recording(tasks: Sequence[PageTask], settings: LaneSettings) -> list[Lane]:
+        built.append(settings.batch_size)
+        return real_plan_lanes(tasks, settings)
 
-    monkeypatch.setattr(listing, "make_batches", recording)
+    monkeypatch.setattr(listing, "plan_lanes", recording)
     pages = [f"https://a.test/{i}" for i in range(5)]
 
     output = list_pages_handler.handler(event({"pages": pages}), None)
@@ -252,7 +304,7 @@ def test_the_input_can_override_the_threshold(deployed_env: AwsClients) -> None:
         None,
     )
     assert output["run"]["mode"] == "inline"
-    assert len(output["batches"]) == 3
+    assert len(batches(output)) == 3
 
 
 @pytest.mark.parametrize(
@@ -267,7 +319,7 @@ def test_pages_from_an_s3_object(deployed_env: AwsClients, body: bytes) -> None:
     output = list_pages_handler.handler(
         event({"pages_s3": f"s3://{deployed_env.bucket}/lists/p.txt"}), None
     )
-    assert [p["url"] for b in output["batches"] for p in b["pages"]] == [
+    assert [p["url"] for b in batches(output) for p in b["pages"]] == [
         "https://a.test/1",
         "https://b.test/2",
     ]

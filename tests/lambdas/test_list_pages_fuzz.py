@@ -155,13 +155,15 @@ def check(execution_input: Any, context: ListingContext) -> None:
     output = outcome
     run = output["run"]
     event(f"listed {run['mode']}")
-    pages = [page["url"] for batch in output["batches"] for page in batch["pages"]]
+    pages = [
+        page["url"] for lane in output["lanes"] for b in lane["batches"] for page in b["pages"]
+    ]
     assert 1 <= run["page_count"] <= SETTINGS.max_pages
     if run["mode"] == "inline":
         assert len(pages) == len(set(pages)) == run["page_count"]
     else:
-        assert output["batches"] == []
-        assert run["batches_location"] == {"bucket": "fuzz-bucket", "key": "runs/fuzz/batches.json"}
+        assert output["lanes"] == []
+        assert run["lanes_location"] == {"bucket": "fuzz-bucket", "key": "runs/fuzz/lanes.json"}
     json.dumps(output)
 
 

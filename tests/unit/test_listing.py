@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lambdas.common.errors import ConfigError, InvalidInputError
-from lambdas.common.models import PageTask
+from lambdas.common.models import Batch, PageTask
 from lambdas.common.settings import Settings
 from lambdas.list_pages.execution_input import (
     ExplicitPages,
@@ -17,12 +17,12 @@ from lambdas.list_pages.execution_input import (
     SitemapSource,
     parse_execution_input,
 )
+from lambdas.common.host_keys import host_key
+from lambdas.list_pages.lanes import LaneSettings, plan_lanes
 from lambdas.list_pages.listing import (
     INLINE_BATCHES_LIMIT_BYTES,
     canonical_pages,
     choose_mode,
-    host_of,
-    make_batches,
 )
 from lambdas.list_pages.sitemap import SitemapError, decompress_if_gzip, parse_sitemap
 from lambdas.list_pages.sources import Candidate, explicit_candidates
@@ -129,6 +129,17 @@ def test_bad_urls_name_their_index(urls: list[object], field: str, problem: str)
 def test_duplicates_do_not_count_against_the_page_limit() -> None:
     urls, dropped = pages_of(["https://a.test/"] * 50, max_pages=1)
     assert (urls, dropped) == (["https://a.test/"], 49)
+
+
+def make_batches(tasks: list[PageTask], batch_size: int) -> list[Batch]:
+    """The batches of a one-lane plan (one Map slot): the order CrawlLane runs them in."""
+    plan = LaneSettings(batch_size, per_host_concurrency=4, per_host_delay=0.0, max_lanes=1)
+    [lane] = plan_lanes(tasks, plan)
+    return lane["batches"]
+
+
+def host_of(url: str) -> str:
+    return host_key(url).removeprefix("https://")
 
 
 def test_batches_interleave_hosts() -> None:
