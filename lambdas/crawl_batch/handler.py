@@ -16,6 +16,7 @@ from lambdas.crawl_batch.core import (
     summarize,
     time_budget_from_remaining,
 )
+from lambdas.crawl_batch.s3_batches import crawl_s3_batch, is_distributed_event
 
 # Powertools' Metrics keeps one metric set per process. The local engine runs many CrawlBatch
 # invocations in threads of one process, so adding and flushing happen under one lock.
@@ -43,7 +44,13 @@ def publish_metrics(results: Sequence[PageResult]) -> dict[str, int]:
     return counts
 
 
-def handler(event: Any, context: Any) -> BatchResult:
+def handler(event: Any, context: Any) -> Any:
+    if is_distributed_event(event):  # CrawlBatchDistributed: the batch and its result in S3
+        return crawl_s3_batch(event, context, crawl_inline)
+    return crawl_inline(event, context)
+
+
+def crawl_inline(event: Any, context: Any) -> BatchResult:
     batch = parse_event(event)
     logger.append_keys(run_id=batch["run_id"], batch_id=batch["batch_id"])
     # per invocation: the local engine may change it between runs

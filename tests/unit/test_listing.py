@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from lambdas.common.errors import ConfigError, InvalidInputError
+from lambdas.common.host_keys import host_key
 from lambdas.common.models import Batch, PageTask
 from lambdas.common.settings import Settings
 from lambdas.list_pages.execution_input import (
@@ -17,7 +18,6 @@ from lambdas.list_pages.execution_input import (
     SitemapSource,
     parse_execution_input,
 )
-from lambdas.common.host_keys import host_key
 from lambdas.list_pages.lanes import LaneSettings, plan_lanes
 from lambdas.list_pages.listing import (
     INLINE_BATCHES_LIMIT_BYTES,

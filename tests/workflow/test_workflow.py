@@ -199,7 +199,9 @@ def test_distributed_path_gives_the_inline_summary(
     assert "CrawlPagesDistributed" in entered_states(distributed)
     assert [e["type"] for e in distributed.events].count("MapRunStarted") == 1
     stats = distributed.meta["distributed"]
-    assert stats["child_executions"] == 6  # 12 pages in batches of 2
+    # one child execution per lane: 12 pages of one host in 6 batches of 2 -> 4 lanes
+    # (min(per_host_concurrency 4, 6 batches)), each running its batches one after another
+    assert stats["child_executions"] == 4
     assert stats["child_executions_failed"] == 0
     assert distributed.meta["s3_requests"]["put"] >= 3  # batches, result file, manifest
 
