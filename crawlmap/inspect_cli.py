@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from crawlmap.aws_fetch import AwsFetchError, fetch_execution
-from crawlmap.history import HistoryError, RunFolder, format_history, load_run
+from crawlmap.history import HistoryError, MapIteration, RunFolder, format_history, load_run
 from crawlmap.runfolder import plain, runs_dir
 
 EXIT_BAD_INPUT = 2
@@ -67,6 +67,28 @@ def open_run(run: str, *, save_dir: Path | None = None) -> RunFolder:
 # ---------------------------------------------------------------- commands
 
 
+def _iteration_json(it: MapIteration) -> dict[str, Any]:
+    return {
+        "index": it.index,
+        "lane_id": it.lane_id,
+        "batch_index": it.batch_index,
+        "outcome": it.outcome,
+        "status": it.status,
+        "batch_id": it.batch_id,
+        "pages": list(it.pages),
+        "page_count": it.page_count,
+        "pages_ok": it.pages_ok,
+        "pages_failed": it.pages_failed,
+        "attempts": it.attempts,
+        "retries": it.retries,
+        "caught_error": it.caught_error,
+        "caught_cause": it.caught_cause,
+        "started_at": it.started_at,
+        "ended_at": it.ended_at,
+        "duration_ms": it.duration_ms,
+    }
+
+
 def history_json(run: RunFolder, *, events: bool = False) -> dict[str, Any]:
     h = run.history
     doc: dict[str, Any] = {
@@ -106,25 +128,7 @@ def history_json(run: RunFolder, *, events: bool = False) -> dict[str, Any]:
                 "map_run_arn": m.map_run_arn,
                 "started_at": m.started_at,
                 "ended_at": m.ended_at,
-                "iterations": [
-                    {
-                        "index": it.index,
-                        "outcome": it.outcome,
-                        "status": it.status,
-                        "batch_id": it.batch_id,
-                        "pages": list(it.pages),
-                        "pages_ok": it.pages_ok,
-                        "pages_failed": it.pages_failed,
-                        "attempts": it.attempts,
-                        "retries": it.retries,
-                        "caught_error": it.caught_error,
-                        "caught_cause": it.caught_cause,
-                        "started_at": it.started_at,
-                        "ended_at": it.ended_at,
-                        "duration_ms": it.duration_ms,
-                    }
-                    for it in m.iterations
-                ],
+                "iterations": [_iteration_json(it) for it in m.iterations],
             }
             for m in h.maps
         ],
@@ -143,6 +147,9 @@ def history_json(run: RunFolder, *, events: bool = False) -> dict[str, Any]:
             for t in h.tasks
         ],
     }
+    doc["batches"] = [
+        {**_iteration_json(it), "map": it.map_name} for it, _ in run.batch_iterations()
+    ]
     if run.results:
         doc["pages"] = _page_counts(run.results)
     if isinstance(run.meta.get("distributed"), Mapping):
@@ -186,7 +193,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(history_json(run, events=args.events), ensure_ascii=False, indent=1))
         return 0
-    print(format_history(run.history, show_iterations=None if args.all else 20))
+    print(
+        format_history(run.history, show_iterations=None if args.all else 20, children=run.children)
+    )
     distributed = run.meta.get("distributed")
     if isinstance(distributed, Mapping) and distributed.get("child_executions") is not None:
         failed = distributed.get("child_executions_failed")

@@ -12,6 +12,28 @@ from collections.abc import Mapping
 from typing import Any
 
 
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def batch_place(value: Any) -> tuple[int | None, int | None]:
+    """(lane_id, batch_index) from a CrawlBatch or CrawlBatchDistributed input (v0.2)."""
+    if not isinstance(value, Mapping):
+        return None, None
+    return _int(value.get("lane_id")), _int(value.get("batch_index"))
+
+
+def batch_page_count(value: Any) -> int | None:
+    """The page count a distributed batch returns (`{"batch_id", "results_key", "pages": n}`)."""
+    if isinstance(value, Mapping) and "results_key" in value:
+        return _int(value.get("pages"))
+    return None
+
+
+def batch_id_of(value: Any) -> int | None:
+    return _int(value.get("batch_id")) if isinstance(value, Mapping) else None
+
+
 def batch_pages(value: Any) -> tuple[int | None, tuple[str, ...]]:
     """batch_id and page URLs from a CrawlBatch input ({'batch_id', 'pages': [{'url'}...]})."""
     if not isinstance(value, Mapping):

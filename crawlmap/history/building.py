@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from crawlmap.history.batches import batch_counts, batch_pages
+from crawlmap.history.batches import (
+    batch_counts,
+    batch_id_of,
+    batch_page_count,
+    batch_pages,
+    batch_place,
+)
 from crawlmap.history.model import (
     IterationStatus,
     MapIteration,
@@ -58,6 +64,7 @@ class TaskBuilder:
     scheduled_at: datetime
     attempt: int
     iteration: tuple[str, int] | None
+    scope: tuple[tuple[int, int], ...] = ()
     started_at: datetime | None = None
     ended_at: datetime | None = None
     outcome: TaskOutcome = "running"
@@ -118,10 +125,13 @@ def freeze_task(t: TaskBuilder) -> TaskInvocation:
         cause=t.cause,
         attempt=t.attempt,
         iteration=t.iteration,
+        scope=t.scope,
     )
 
 
-def freeze_iteration(it: IterationBuilder, done: bool) -> MapIteration:
+def freeze_iteration(
+    it: IterationBuilder, done: bool, scope: tuple[tuple[int, int], ...] = ()
+) -> MapIteration:
     batch_id: int | None = None
     pages: tuple[str, ...] = ()
     ok: int | None = None
@@ -129,9 +139,15 @@ def freeze_iteration(it: IterationBuilder, done: bool) -> MapIteration:
     caught_error = caught_cause = None
     attempts = 0
     retried = False
+    lane_id = batch_index = page_count = None
     for visit in it.visits:
         if not pages:
             batch_id, pages = batch_pages(visit.input)
+        if lane_id is None:
+            lane_id, batch_index = batch_place(visit.input)
+        if batch_id is None:
+            batch_id = batch_id_of(visit.output)
+        page_count = batch_page_count(visit.output) or page_count
         attempts += visit.attempts
         frozen = visit.status(done)
         if frozen == "caught":
@@ -159,6 +175,10 @@ def freeze_iteration(it: IterationBuilder, done: bool) -> MapIteration:
         caught_error=caught_error,
         caught_cause=caught_cause,
         states=tuple(v.name for v in it.visits),
+        lane_id=lane_id,
+        batch_index=batch_index,
+        page_count=page_count if page_count is not None else (len(pages) or None),
+        scope=scope,
     )
 
 
@@ -174,6 +194,9 @@ def freeze_map(m: MapBuilder, done: bool) -> MapRun:
         ended_at=m.ended_at,
         length=m.length,
         map_run_arn=m.map_run_arn,
-        iterations=tuple(freeze_iteration(m.iterations[i], done) for i in sorted(m.iterations)),
+        iterations=tuple(
+            freeze_iteration(m.iterations[i], done, (*m.visit.ctx, (m.entered_id, i)))
+            for i in sorted(m.iterations)
+        ),
         iteration=m.visit.iteration,
     )

@@ -53,6 +53,9 @@ class TaskInvocation:
     cause: str | None
     attempt: int  # 1 for the first try, 2 for the first retry, ...
     iteration: tuple[str, int] | None
+    # Where it ran, uniquely: (Map's entered event id, index) per nesting level; `iteration`
+    # alone repeats across lanes (every lane's CrawlLane Map has an iteration 0).
+    scope: tuple[tuple[int, int], ...] = ()
 
     @property
     def duration_ms(self) -> float | None:
@@ -102,6 +105,10 @@ class MapIteration:
     caught_error: str | None  # the error a Catch turned into a failure record
     caught_cause: str | None
     states: tuple[str, ...]  # the inner states visited, in order
+    lane_id: int | None = None  # v0.2 lanes: the lane the batch ran in
+    batch_index: int | None = None  # distributed lanes: the batch's index in its lane
+    page_count: int | None = None  # pages in the batch when only a count travels (distributed)
+    scope: tuple[tuple[int, int], ...] = ()  # as TaskInvocation.scope, this iteration's own
 
     @property
     def retries(self) -> int:
@@ -168,6 +175,42 @@ class ExecutionHistory:
     def mode(self) -> Literal["inline", "distributed"]:
         """'distributed' when any Map ran as a Distributed Map, else 'inline'."""
         return "distributed" if any(m.mode == "distributed" for m in self.maps) else "inline"
+
+    def maps_within(self, run: MapRun) -> tuple[MapRun, ...]:
+        """The Map runs nested (at any depth) inside `run`'s iterations."""
+        by_name = {m.name: m for m in self.maps}
+        found = []
+        for candidate in self.maps:
+            parent = candidate.iteration
+            seen = 0
+            while parent is not None and seen < len(self.maps):
+                if parent[0] == run.name:
+                    found.append(candidate)
+                    break
+                outer = by_name.get(parent[0])
+                parent = outer.iteration if outer is not None else None
+                seen += 1
+        return tuple(found)
+
+    def batch_maps(self, run: MapRun) -> tuple[MapRun, ...]:
+        """The innermost Maps of `run` (itself when nothing is nested): where the batches
+        are. v0.2's CrawlPages iterates over lanes; its CrawlLane Maps iterate over batches."""
+        nested = self.maps_within(run)
+        if not nested:
+            return (run,)
+        parents = {m.iteration[0] for m in nested if m.iteration is not None}
+        return tuple(m for m in nested if m.name not in parents)
+
+    @property
+    def batch_iterations(self) -> tuple[MapIteration, ...]:
+        """Every batch's iteration, whatever the nesting (top-level Maps' innermost Maps)."""
+        return tuple(
+            it
+            for run in self.maps
+            if run.iteration is None
+            for inner in self.batch_maps(run)
+            for it in inner.iterations
+        )
 
     def state_status(self) -> dict[str, str]:
         """Each visited state's worst status (by STATUS_RANK), for colouring the graph."""

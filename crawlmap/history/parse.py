@@ -333,6 +333,7 @@ class _Parser:
             scheduled_at=ts,
             attempt=visit.attempts + 1,
             iteration=visit.iteration,
+            scope=visit.ctx,
         )
         visit.attempts += 1
         visit.last_task = task

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from crawlmap.history.model import ExecutionHistory, MapRun, StateVisit, TaskInvocation
+from crawlmap.history.model import (
+    ExecutionHistory,
+    MapIteration,
+    MapRun,
+    StateVisit,
+    TaskInvocation,
+)
 from crawlmap.history.parse import json_or_text
 
 
@@ -33,19 +39,47 @@ def cause_message(cause: str | None) -> str | None:
     return cause
 
 
-def format_history(history: ExecutionHistory, *, show_iterations: int | None = None) -> str:
+OUTPUT_LINES = 40  # of pretty-printed Output JSON before "... N more lines"
+
+
+def console_time(ts: datetime) -> str:
+    """A time as the console shows it: UTC, milliseconds ('2026-11-26 10:00:54.100 UTC')."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+
+
+def _title(history: ExecutionHistory) -> str:
+    if history.name:
+        return f"Execution {history.name}"
+    if history.execution_arn:
+        return f"Execution {history.execution_arn.rsplit(':', 1)[-1]}"
+    return "Execution history (no name or ARN recorded)"
+
+
+def _pretty(value: object, limit: int = OUTPUT_LINES) -> list[str]:
+    text = json.dumps(value, ensure_ascii=False, indent=2).splitlines()
+    shown = ["  " + line for line in text[:limit]]
+    if len(text) > limit:
+        shown.append(f"  ... {len(text) - limit} more lines (--json prints all)")
+    return shown
+
+
+def format_history(
+    history: ExecutionHistory,
+    *,
+    show_iterations: int | None = None,
+    children: Sequence[tuple[str, ExecutionHistory]] = (),
+) -> str:
     """The execution as the console's history shows it, as plain text.
 
-    show_iterations limits how many Map iterations are listed per Map (None: all); failed,
-    caught and retried iterations are always listed.
+    show_iterations limits how many batch iterations are listed per Map (None: all); failed,
+    caught and retried iterations are always listed. `children` are a distributed Map's
+    child executions (name, history) when the run folder kept them.
     """
-    lines: list[str] = []
-    title = history.name or history.execution_arn or "execution"
-    lines.append(f"Execution {title}")
+    lines: list[str] = [_title(history)]
     if history.execution_arn:
         lines.append(f"  ARN       {history.execution_arn}")
     lines.append(
-        f"  Status    {history.status}   started {history.started_at.isoformat()}"
+        f"  Status    {history.status}   started {console_time(history.started_at)}"
         f"   duration {_secs(history.duration_ms)}   events {len(history.events)}"
     )
     if history.error:
@@ -64,11 +98,11 @@ def format_history(history: ExecutionHistory, *, show_iterations: int | None = N
                 (m for m in history.maps if m.name == visit.name and m.iteration is None), None
             )
             if run is not None:
-                lines.extend(_map_lines(run, history, show_iterations))
+                lines.extend(_map_lines(run, history, show_iterations, children))
     if history.output is not None:
         lines.append("")
         lines.append("Output")
-        lines.append("  " + _short(json.dumps(history.output, ensure_ascii=False), 400))
+        lines.extend(_pretty(history.output))
     return "\n".join(lines)
 
 
@@ -87,58 +121,120 @@ def _visit_line(visit: StateVisit, *, indent: str) -> str:
     )
 
 
-def _map_lines(run: MapRun, history: ExecutionHistory, limit: int | None) -> list[str]:
+# (label, iteration, the history holding its task events)
+_Row = tuple[str, MapIteration, ExecutionHistory]
+
+
+def _batch_rows(run: MapRun, history: ExecutionHistory) -> list[_Row]:
+    """Each batch's iteration under `run`, labelled #index (or #lane.batch when nested)."""
+    rows: list[_Row] = []
+    for inner in history.batch_maps(run):
+        outer = f"{inner.iteration[1]}." if inner is not run and inner.iteration else ""
+        rows.extend((f"#{outer}{it.index}", it, history) for it in inner.iterations)
+    return rows
+
+
+def _map_lines(
+    run: MapRun,
+    history: ExecutionHistory,
+    limit: int | None,
+    children: Sequence[tuple[str, ExecutionHistory]] = (),
+) -> list[str]:
     lines: list[str] = []
     if run.mode == "distributed":
         lines.append(
-            f"      distributed Map Run {run.map_run_arn or ''} ({run.status}); child executions"
-            " run outside this history"
+            f"      distributed Map Run {run.map_run_arn or ''} ({run.status});"
+            + (
+                f" {len(children)} child executions (kept in the run folder)"
+                if children
+                else " child executions run outside this history"
+            )
         )
-        return lines
-    total = len(run.iterations)
-    ok_pages = sum(it.pages_ok or 0 for it in run.iterations)
-    failed_pages = sum(it.pages_failed or 0 for it in run.iterations)
-    retried = sum(1 for it in run.iterations if it.retried)
-    caught = sum(1 for it in run.iterations if it.caught_error)
+        if not children:
+            return lines
+        rows: list[_Row] = []
+        for name, child in children:
+            for top in (m for m in child.maps if m.iteration is None):
+                lane = _lane_label(name, top)
+                rows.extend(
+                    (f"#{lane}.{it.index}", it, child)
+                    for inner in child.batch_maps(top)
+                    for it in inner.iterations
+                )
+    else:
+        rows = _batch_rows(run, history)
+    iterations = [it for _, it, _ in rows]
+    ok_pages = sum(it.pages_ok or 0 for it in iterations)
+    failed_pages = sum(it.pages_failed or 0 for it in iterations)
+    retried = sum(1 for it in iterations if it.retried)
+    caught = sum(1 for it in iterations if it.caught_error)
+    nested = run.mode == "distributed" or history.batch_maps(run) != (run,)
+    if nested:
+        lanes = len(children) if run.mode == "distributed" else len(run.iterations)
+        counted = f"{len(rows)} batches in {lanes} lanes"
+    else:
+        counted = f"{len(rows)} iterations"
+    items = run.length if run.length else (len(children) if children else run.length)
+    if ok_pages or failed_pages or run.mode != "distributed":
+        pages = f"pages ok {ok_pages}, failed {failed_pages}"
+    else:  # distributed batches return a page count, not each page's outcome
+        pages = f"pages {sum(it.page_count or 0 for it in iterations)} in batches that returned"
     lines.append(
-        f"      {total} iterations (items {run.length if run.length is not None else '?'}):"
-        f" pages ok {ok_pages}, failed {failed_pages}; {retried} retried, {caught} caught"
+        f"      {counted} (items {items if items is not None else '?'}):"
+        f" {pages}; {retried} retried, {caught} caught"
     )
-    failed_tasks: dict[tuple[str, int] | None, list[TaskInvocation]] = {}
-    for task in history.tasks:
-        if task.outcome != "succeeded":
-            failed_tasks.setdefault(task.iteration, []).append(task)
+    failed_tasks: dict[tuple[int, tuple[tuple[int, int], ...]], list[TaskInvocation]] = {}
+    for owner in {id(o): o for _, _, o in rows}.values():
+        for task in owner.tasks:
+            if task.outcome != "succeeded":
+                failed_tasks.setdefault((id(owner), task.scope), []).append(task)
     shown = 0
-    for it in run.iterations:
+    for label, it, owner in rows:
         notable = it.outcome != "succeeded"
         if limit is not None and shown >= limit and not notable:
             continue
         shown += 1
-        pages = ", ".join(it.pages[:2]) + (f" +{len(it.pages) - 2}" if len(it.pages) > 2 else "")
-        counts = (
-            f"ok {it.pages_ok} failed {it.pages_failed}" if it.pages_ok is not None else "no data"
-        )
-        line = (
-            f"      #{it.index:<4} {_clock(it.started_at)} {_secs(it.duration_ms):>8}  "
-            f"{it.outcome:<9} attempts {it.attempts}  {counts}"
-        )
-        if it.batch_id is not None:
-            line += f"  batch {it.batch_id}"
-        if pages:
-            line += f"  [{_short(pages, 80)}]"
-        lines.append(line)
-        for task in failed_tasks.get((run.name, it.index), []):
-            lines.append(
-                f"             attempt {task.attempt} of {task.state} {task.outcome} at"
-                f" {_clock(task.ended_at or task.scheduled_at)}: {task.error}:"
-                f" {_short(cause_message(task.cause), 70)}"
-            )
-        if it.caught_error:
-            lines.append(
-                f"             caught {it.caught_error}:"
-                f" {_short(cause_message(it.caught_cause), 80)}"
-            )
-    hidden = total - shown
+        failed = failed_tasks.get((id(owner), it.scope), [])
+        lines.extend(_iteration_lines(label, it, failed))
+    hidden = len(rows) - shown
     if hidden > 0:
         lines.append(f"      ... {hidden} more succeeded iterations (use --all)")
+    return lines
+
+
+def _lane_label(child_name: str, top: MapRun) -> str:
+    """A child's lane id: from its batches' inputs, else the child's name."""
+    for it in top.iterations:
+        if it.lane_id is not None:
+            return str(it.lane_id)
+    return child_name
+
+
+def _iteration_lines(label: str, it: MapIteration, failed: list[TaskInvocation]) -> list[str]:
+    pages = ", ".join(it.pages[:2]) + (f" +{len(it.pages) - 2}" if len(it.pages) > 2 else "")
+    if it.pages_ok is not None:
+        counts = f"ok {it.pages_ok} failed {it.pages_failed}"
+    elif it.page_count is not None:
+        counts = f"{it.page_count} pages"
+    else:
+        counts = "no data"
+    line = (
+        f"      {label:<5} {_clock(it.started_at)} {_secs(it.duration_ms):>8}  "
+        f"{it.outcome:<9} attempts {it.attempts}  {counts}"
+    )
+    if it.batch_id is not None:
+        line += f"  batch {it.batch_id}"
+    if pages:
+        line += f"  [{_short(pages, 80)}]"
+    lines = [line]
+    for task in failed:
+        lines.append(
+            f"             attempt {task.attempt} of {task.state} {task.outcome} at"
+            f" {_clock(task.ended_at or task.scheduled_at)}: {task.error}:"
+            f" {_short(cause_message(task.cause), 70)}"
+        )
+    if it.caught_error:
+        lines.append(
+            f"             caught {it.caught_error}: {_short(cause_message(it.caught_cause), 80)}"
+        )
     return lines

@@ -19,6 +19,7 @@ from typing import Any
 
 from crawlmap.history import (
     ExecutionHistory,
+    HistoryEvent,
     MapIteration,
     RunFolder,
     TaskInvocation,
@@ -26,6 +27,7 @@ from crawlmap.history import (
     load_run,
     parse_history,
 )
+from crawlmap.history.text import console_time
 from crawlmap.report.graph import STATUS_LABEL, render_graph
 
 MAX_EVENT_ROWS = 5000
@@ -61,6 +63,21 @@ def _json_block(value: Any) -> str:
     return f'<pre class="json">{escape(text)}</pre>'
 
 
+Batch = tuple[MapIteration, ExecutionHistory]  # a batch's iteration and the history holding it
+
+
+def _batches(history: ExecutionHistory, run: RunFolder | None) -> tuple[Batch, ...]:
+    """Every batch's iteration: the parent's (lanes included) and the kept child executions'."""
+    if run is not None:
+        return run.batch_iterations()
+    return tuple((it, history) for it in history.batch_iterations)
+
+
+def iteration_label(it: MapIteration) -> str:
+    """'#3', or '#lane.index' for a batch of a lane."""
+    return f"#{it.lane_id}.{it.index}" if it.lane_id is not None else f"#{it.index}"
+
+
 @dataclass(frozen=True)
 class PageRow:
     url: str
@@ -75,7 +92,7 @@ class PageRow:
 
 def _page_rows(run: RunFolder | None, history: ExecutionHistory) -> list[PageRow]:
     by_url: dict[str, MapIteration] = {}
-    for it in history.iterations:
+    for it, _ in _batches(history, run):
         for url in it.pages:
             by_url.setdefault(url, it)
     rows: list[PageRow] = []
@@ -149,7 +166,7 @@ def _summary(history: ExecutionHistory, run: RunFolder | None, rows: Sequence[Pa
 
     counts = _summary_counts(history, rows)
     transitions = count_state_transitions(history)
-    iterations = history.iterations
+    iterations = _batches(history, run)
     retries = transitions.retries
     caught = sum(1 for v in history.states if v.status == "caught")
     metrics = []
@@ -177,7 +194,7 @@ def _summary(history: ExecutionHistory, run: RunFolder | None, rows: Sequence[Pa
         metrics.append(
             _metric("Child executions", distributed.get("child_executions", "–"), "", "children")
         )
-    else:
+    if distributed is None or iterations:
         metrics.append(_metric("Map iterations", len(iterations), "", "iterations"))
     metrics.append(_metric("Retries", retries, "warn" if retries else "", "retries"))
     metrics.append(_metric("Caught errors", caught, "warn" if caught else "", "caught"))
@@ -189,8 +206,8 @@ def _summary(history: ExecutionHistory, run: RunFolder | None, rows: Sequence[Pa
         ("Execution", history.execution_arn or history.name or "–"),
         ("State machine", history.state_machine_arn or "–"),
         ("Mode", meta.get("mode") or history.mode),
-        ("Started", history.started_at.isoformat()),
-        ("Stopped", history.stopped_at.isoformat() if history.stopped_at else "–"),
+        ("Started", console_time(history.started_at)),
+        ("Stopped", console_time(history.stopped_at) if history.stopped_at else "–"),
     ]
     if history.error:
         facts.append(
@@ -242,7 +259,7 @@ def _pages_section(
     with_iterations = any(row.iteration is not None for row in rows)
     for number, row in enumerate(rows, start=1):
         it = row.iteration
-        iteration_cell = f"#{it.index}" if it is not None else "–"
+        iteration_cell = iteration_label(it) if it is not None else "–"
         duration = row.elapsed_ms if isinstance(row.elapsed_ms, int | float) else None
         start = _offset(it.started_at, t0) if it is not None else None
         iteration_cells = (
@@ -292,44 +309,61 @@ def _pages_section(
     )
 
 
-def _iterations_section(history: ExecutionHistory) -> str:
+def _iteration_rows(batches: Sequence[MapIteration], t0: datetime) -> list[str]:
+    rows = []
+    for number, it in enumerate(batches):
+        first = it.pages[0] if it.pages else ""
+        more = f" (+{len(it.pages) - 1} more)" if len(it.pages) > 1 else ""
+        if not it.pages and it.page_count is not None:
+            first = f"{it.page_count} pages"
+        error = it.caught_error or ""
+        if error and it.caught_cause:
+            error = f"{error}: {_cause_text(it.caught_cause)}"
+        start = _offset(it.started_at, t0)
+        rows.append(
+            f'<tr data-outcome="{_e(it.outcome)}">'
+            f'<td class="num" data-sort="{number}">{_e(iteration_label(it)[1:])}</td>'
+            f'<td class="num">{_e(it.batch_id if it.batch_id is not None else "–")}</td>'
+            f'<td class="url">{_e(first)}{_e(more)}</td>'
+            f'<td><span class="badge {_e(it.outcome)}">{_e(it.outcome)}</span></td>'
+            f'<td class="num">{it.attempts}</td>'
+            f'<td class="num">{_e(it.pages_ok if it.pages_ok is not None else "–")}</td>'
+            f'<td class="num">{_e("–" if it.pages_failed is None else it.pages_failed)}</td>'
+            f'<td class="num" data-sort="{start}">{_ms(start)}</td>'
+            f'<td class="num" data-sort="{it.duration_ms or 0}">{_ms(it.duration_ms)}</td>'
+            f'<td class="err">{_e(error)}</td></tr>'
+        )
+    return rows
+
+
+def _iterations_section(history: ExecutionHistory, run: RunFolder | None = None) -> str:
     t0 = history.started_at
     parts = []
-    for run_map in history.maps:
+    children = run.children if run is not None else ()
+    for run_map in (m for m in history.maps if m.iteration is None):
         if run_map.mode == "distributed":
-            parts.append(
-                f'<p class="note">{_e(run_map.name)} ran as a Distributed Map'
-                f" ({_e(run_map.status)}): its iterations are child executions of Map Run"
-                f" {_e(run_map.map_run_arn or '')} and are not in this history; the Pages"
-                " table lists each page's outcome.</p>"
-            )
-            continue
-        rows = []
-        for it in run_map.iterations:
-            first = it.pages[0] if it.pages else ""
-            more = f" (+{len(it.pages) - 1} more)" if len(it.pages) > 1 else ""
-            error = it.caught_error or ""
-            if error and it.caught_cause:
-                error = f"{error}: {_cause_text(it.caught_cause)}"
-            start = _offset(it.started_at, t0)
-            rows.append(
-                f'<tr data-outcome="{_e(it.outcome)}">'
-                f'<td class="num">{it.index}</td>'
-                f'<td class="num">{_e(it.batch_id if it.batch_id is not None else "–")}</td>'
-                f'<td class="url">{_e(first)}{_e(more)}</td>'
-                f'<td><span class="badge {_e(it.outcome)}">{_e(it.outcome)}</span></td>'
-                f'<td class="num">{it.attempts}</td>'
-                f'<td class="num">{_e(it.pages_ok if it.pages_ok is not None else "–")}</td>'
-                f'<td class="num">{_e("–" if it.pages_failed is None else it.pages_failed)}</td>'
-                f'<td class="num" data-sort="{start}">{_ms(start)}</td>'
-                f'<td class="num" data-sort="{it.duration_ms or 0}">{_ms(it.duration_ms)}</td>'
-                f'<td class="err">{_e(error)}</td></tr>'
-            )
-        outcomes = sorted({it.outcome for it in run_map.iterations})
+            batches = [it for _, child in children for it in child.batch_iterations]
+            if not batches:
+                parts.append(
+                    f'<p class="note">{_e(run_map.name)} ran as a Distributed Map'
+                    f" ({_e(run_map.status)}): its iterations are child executions of Map Run"
+                    f" {_e(run_map.map_run_arn or '')} and are not in this history; the Pages"
+                    " table lists each page's outcome.</p>"
+                )
+                continue
+            where = f"{len(children)} child executions (lanes), kept in the run folder"
+        else:
+            batches = [it for inner in history.batch_maps(run_map) for it in inner.iterations]
+            nested = history.batch_maps(run_map) != (run_map,)
+            where = f"{len(run_map.iterations)} lanes" if nested else ""
+        rows = _iteration_rows(batches, t0)
+        outcomes = sorted({it.outcome for it in batches})
         table_id = f"iterations-{len(parts)}"
         parts.append(
             f"<h3>{_e(run_map.name)} "
-            f'<span class="badge {_e(run_map.status)}">{_e(run_map.status)}</span></h3>'
+            f'<span class="badge {_e(run_map.status)}">{_e(run_map.status)}</span>'
+            + (f' <span class="hint">{len(batches)} batches in {_e(where)}</span>' if where else "")
+            + "</h3>"
             f"{_toolbar(table_id, outcomes, 'Filter iterations')}"
             f'<div class="table-wrap"><table id="{table_id}" class="sortable iterations">'
             "<thead><tr>"
@@ -388,7 +422,7 @@ def _nice_step(span_ms: float) -> float:
     return 10 * magnitude
 
 
-def _timeline_section(history: ExecutionHistory) -> str:
+def _timeline_section(history: ExecutionHistory, run: RunFolder | None = None) -> str:
     t0 = history.started_at
     end = history.stopped_at or (history.events[-1].timestamp if history.events else t0)
     span = max((end - t0).total_seconds() * 1000, 1.0)
@@ -414,7 +448,9 @@ def _timeline_section(history: ExecutionHistory) -> str:
             f" ({_e(visit.status)})</title></rect>"
         )
         y += 18
-    iterations = history.iterations
+    batches = _batches(history, run)
+    iterations = [it for it, _ in batches]
+    owner_of = {id(it): owner for it, owner in batches}
     summary = ""
     if iterations:
         lanes = _lanes(iterations, end)
@@ -425,23 +461,26 @@ def _timeline_section(history: ExecutionHistory) -> str:
             f'<text class="lane-label" x="{label_w - 8:.0f}" y="{y + 10:.1f}" text-anchor="end">'
             f"Map iterations ({len(lanes)} lanes)</text>"
         )
-        failed_attempts: dict[tuple[str, int], list[TaskInvocation]] = {}
-        for task in history.tasks:
-            if task.iteration is not None and task.outcome in ("failed", "timed_out"):
-                failed_attempts.setdefault(task.iteration, []).append(task)
+        failed_attempts: dict[tuple[int, tuple[tuple[int, int], ...]], list[TaskInvocation]] = {}
+        for owner in {id(o): o for _, o in batches}.values():
+            for task in owner.tasks:
+                if task.iteration is not None and task.outcome in ("failed", "timed_out"):
+                    failed_attempts.setdefault((id(owner), task.scope), []).append(task)
         for lane in lanes:
             for it in lane:
                 start = _offset(it.started_at, t0) or 0.0
                 finish = _offset(it.ended_at, t0)
                 bar_w = max(x(span if finish is None else finish) - x(start), 1.5)
                 pages = ", ".join(it.pages[:3])
+                label = iteration_label(it)
                 rows.append(
                     f'<rect class="bar {it.outcome}" data-iteration="{it.index}" x="{x(start):.1f}"'
-                    f' y="{y:.1f}" width="{bar_w:.1f}" height="{bar_h:.1f}"><title>#{it.index}'
+                    f' y="{y:.1f}" width="{bar_w:.1f}" height="{bar_h:.1f}"><title>{label}'
                     f" {_e(it.outcome)} {_ms(it.duration_ms)}, attempts {it.attempts}: {_e(pages)}"
                     "</title></rect>"
                 )
-                for failed in failed_attempts.get((it.map_name, it.index), []):
+                key = (id(owner_of[id(it)]), it.scope)
+                for failed in failed_attempts.get(key, []):
                     at = x(_offset(failed.ended_at or failed.scheduled_at, t0) or 0.0)
                     rows.append(
                         f'<line class="attempt-failed" x1="{at:.1f}" y1="{y - 1:.1f}"'
@@ -515,9 +554,31 @@ def _event_detail(event_details: Mapping[str, Any]) -> str:
     return ""
 
 
-def _events_section(history: ExecutionHistory) -> str:
+def _distributed_items(history: ExecutionHistory, run: RunFolder | None) -> str | None:
+    """A distributed Map's item count: its child executions (the parent's event says 0)."""
+    distributed = meta_distributed(run)
+    count = distributed.get("child_executions") if distributed is not None else None
+    if run is not None and run.children:
+        count = len(run.children)
+    return f"{count} items (child executions)" if isinstance(count, int) else None
+
+
+def _events_section(history: ExecutionHistory, run: RunFolder | None = None) -> str:
     t0 = history.started_at
     rows = []
+    distributed_maps = {m.name for m in history.maps if m.mode == "distributed"}
+    items = _distributed_items(history, run) if distributed_maps else None
+
+    def detail(event: HistoryEvent) -> str:
+        if (
+            items is not None
+            and event.type == "MapStateStarted"
+            and event.state in distributed_maps
+            and not event.details.get("length")
+        ):
+            return items
+        return _event_detail(event.details)
+
     for event in history.events[:MAX_EVENT_ROWS]:
         offset = _offset(event.timestamp, t0) or 0.0
         kind = "failed" if ("Failed" in event.type or "TimedOut" in event.type) else ""
@@ -527,7 +588,7 @@ def _events_section(history: ExecutionHistory) -> str:
             f'<td class="num">{event.previous_id}</td>'
             f'<td class="num" data-sort="{offset}">{offset:,.0f} ms</td>'
             f"<td>{_e(event.type)}</td><td>{_e(event.state or '')}</td><td>{_e(iteration)}</td>"
-            f'<td class="{"err" if kind else ""}">{_e(_event_detail(event.details))}</td></tr>'
+            f'<td class="{"err" if kind else ""}">{_e(detail(event))}</td></tr>'
         )
     more = ""
     if len(history.events) > MAX_EVENT_ROWS:
@@ -612,7 +673,9 @@ def render_report(run: RunFolder | ExecutionHistory) -> str:
     folder = run if isinstance(run, RunFolder) else None
     history = run.history if isinstance(run, RunFolder) else run
     rows = _page_rows(folder, history)
-    title = history.name or history.execution_arn or "execution"
+    title = history.name or (
+        history.execution_arn.rsplit(":", 1)[-1] if history.execution_arn else "execution history"
+    )
     head = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
@@ -630,9 +693,9 @@ def render_report(run: RunFolder | ExecutionHistory) -> str:
             _summary(history, folder, rows),
             _graph_section(history),
             _pages_section(rows, history, folder),
-            _timeline_section(history),
-            _iterations_section(history),
-            _events_section(history),
+            _timeline_section(history, folder),
+            _iterations_section(history, folder),
+            _events_section(history, folder),
             _cost_section(folder),
             _output_section(history),
         ]

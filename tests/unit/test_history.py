@@ -283,3 +283,24 @@ def test_a_lone_history_file_loads_without_sidecars(tmp_path: Path) -> None:
     assert run.meta == {}
     assert run.results == ()
     assert len(run.history.iterations) == 6
+
+
+def test_lanes_are_read_shown_and_reported(tmp_path: Path) -> None:
+    """v0.2's graph: CrawlPages (lanes) -> CrawlLane (batches), and the distributed lanes'
+    child histories kept in children/: every batch is listed, labelled #lane.index."""
+    from crawlmap.history import format_history
+    from crawlmap.report import write_report
+
+    inline = load_run(FIXTURES / "inline-lanes")
+    assert len(inline.history.batch_iterations) == 9
+    text = format_history(inline.history)
+    assert "9 batches in 3 lanes" in text
+    assert "#1.1" in text
+    distributed = load_run(FIXTURES / "distributed-lanes")
+    assert len(distributed.children) == 2
+    assert len(distributed.batch_iterations()) == 5
+    text = format_history(distributed.history, children=distributed.children)
+    assert "5 batches in 2 lanes (items 2)" in text
+    html = write_report(distributed, tmp_path / "r.html").read_text()
+    assert "2 items (child executions)" in html
+    assert "5 batches in 2 child executions" in html
