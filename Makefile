@@ -6,7 +6,7 @@ ARCH ?= arm64
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup browser run test lint format synth deploy bench asl clean
+.PHONY: setup browser run test lint check format synth deploy bench asl clean
 
 # Python tools and runtime in .venv, the CDK CLI and asl-validator in node_modules, and the
 # Lambda wheels for $(ARCH) in .build/ so that `make synth` needs no network afterwards.
@@ -36,6 +36,9 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+# What CI runs (after make browser): lint, types and the tests.
+check: lint test
 
 format: setup
 	$(VENV)/bin/ruff format .
