@@ -18,7 +18,14 @@ class TransientCrawlError(Exception):
     """A page failed in a way that may pass on retry (timeout, connection error, 408/429/5xx).
 
     Raised only for one-page batches, so that the Retry on CrawlBatch shows in the history.
+    The message is "<url>: <reason>"; `attempt` (this attempt's number, counting Step
+    Functions' retries) is a field, not text: a caught error's count comes from
+    lambdas.common.retries.attempts_when_caught.
     """
+
+    def __init__(self, message: str, *, attempt: int = 1) -> None:
+        super().__init__(message)
+        self.attempt = attempt
 
 
 class ConfigError(Exception):

@@ -6,7 +6,24 @@ far under Step Functions' 256 KiB limit (about 0.5 KiB per page result).
 
 from typing import Literal, NotRequired, TypedDict
 
+# How long the free-text fields of a result may be (every writer of an error uses these).
+MAX_ERROR_CHARS = 500
+MAX_URL_CHARS = 2083  # the longest URL browsers accept, and the longest a page may have here
+TRUNCATION_MARKER = "…[cut]"
+
+
+def truncated(text: str, limit: int) -> str:
+    """`text` if it fits in `limit` characters, else its start with TRUNCATION_MARKER appended
+    (the result is exactly `limit` characters long, so a reader can tell it was cut)."""
+    if len(text) <= limit:
+        return text
+    keep = max(0, limit - len(TRUNCATION_MARKER))
+    return text[:keep] + TRUNCATION_MARKER[: limit - keep]
+
+
 Outcome = Literal["new", "changed", "unchanged", "failed", "skipped"]
+# What a fetched body is: decides which fields apply (only html and xhtml have a title, ...).
+PageKind = Literal["html", "xhtml", "pdf", "image", "other"]
 Mode = Literal["inline", "distributed"]
 
 
@@ -16,9 +33,15 @@ class PreviousState(TypedDict):
     etag: str | None
     last_modified: str | None
     content_hash: str | None
+<<<<<<< Updated upstream
     # Per-field fingerprints of the last seen version (CrawlBatch compares them to name
     # changed_fields); absent when the store has none (pages stored before v0.2).
     fingerprints: NotRequired[dict[str, str]]
+=======
+    # The last fetch's PageResult.field_hashes (absent for pages stored before v0.2): what
+    # tells CrawlBatch which fields a "changed" page changed.
+    field_hashes: NotRequired[dict[str, str]]
+>>>>>>> Stashed changes
 
 
 class RobotsVerdict(TypedDict):
@@ -112,6 +135,29 @@ class CrawlBatchInput(TypedDict):
     batch_id: int
     pages: list[PageTask]
     retry_count: NotRequired[int]  # $$.State.RetryCount: retries Step Functions already made
+    lane_id: NotRequired[int]
+    # host key -> its limit in this lane; absent (events from before lanes): the settings'
+    hosts: NotRequired[dict[str, HostLimit]]
+
+
+class CrawlBatchDistributedInput(TypedDict):
+    """CrawlBatchDistributed's event: the Batch is read from S3, the BatchResult written there."""
+
+    run_id: str
+    lane_id: int
+    batch_index: int
+    batch_location: S3Location
+    results_location: S3Location
+    retry_count: NotRequired[int]
+
+
+class CrawlBatchDistributedOutput(TypedDict):
+    """What CrawlBatchDistributed returns (small, so lane outputs stay tiny)."""
+
+    batch_id: int
+    lane_id: int
+    results_key: str
+    pages: int
 
 
 class PageResult(TypedDict):
@@ -137,9 +183,18 @@ class PageResult(TypedDict):
     redirects: int
     extracted: dict[str, str | None]
     fetched_at: str | None
+<<<<<<< Updated upstream
     # True when the extracted fields of an `unchanged` page come from the store (the page as
     # last seen) rather than from this fetch (a 304 has no body to extract from).
     carried: NotRequired[bool]
+=======
+    # v0.2 (absent in results stored before): see docs/CONTRACT.md, "Change detection".
+    kind: NotRequired[PageKind | None]  # None: nothing fetched
+    # Short hashes of each fingerprinted field ("text", "title", "description", "canonical",
+    # "h1", "links", "selector:<name>"; "body" for non-HTML): content_hash covers them all.
+    field_hashes: NotRequired[dict[str, str]]
+    changed_fields: NotRequired[list[str]]  # outcome "changed": which of field_hashes differ
+>>>>>>> Stashed changes
 
 
 class BatchResult(TypedDict):

@@ -5,12 +5,26 @@
    in the execution history as TaskFailed -> TaskScheduled again.
 2. Step Functions' Retry on ListPages and StoreAndNotify (SERVICE_RETRY): Lambda service
    errors and throttling only; their own errors are bugs or bad input, not worth repeating.
-3. Inside CrawlBatch (lambdas/crawl_batch): see the constants there, documented here by the
-   crawl helper's change (a page's transient failure in a multi-page batch is retried in the
-   handler so that its good neighbours are not crawled again).
+3. Inside CrawlBatch (lambdas/crawl_batch/page.py), per page, with the constants below:
+   - a multi-page batch retries a page's transient failure (timeout, connection error, 408,
+     429, 5xx) itself, IN_HANDLER_MAX_ATTEMPTS times in all, waiting IN_HANDLER_BACKOFF_S
+     (with jitter) or the server's Retry-After, so that its good neighbours are not crawled
+     again; then the page is a failed record (outcome "failed", attempts counted);
+   - a one-page batch raises TransientCrawlError at once, so layer 1 retries it visibly
+     (after waiting a short Retry-After here, when one was given and time allows);
+   - a Retry-After longer than max_retry_after, or longer than layer 1 could ever wait in
+     total (CRAWL_BATCH_RETRY.worst_case_wait_s()), fails the page with the reason instead:
+     retrying sooner than the server asked is what gets a crawler blocked. The host is noted
+     for the run (HostNote), so every lane backs off it, and pages of a host whose note is
+     beyond what an invocation can wait fail with the reason, without a request;
+   - a retry never starts with less than IN_HANDLER_MIN_ATTEMPT_S of the invocation left;
+   - permanent failures (4xx, refused addresses, oversized or malformed responses, anything a
+     page's fetch, decode or parse raises that is not a known transient error) are never
+     retried by any layer.
 
-A caught error's attempt count is derived from these rules, never parsed out of text:
-`attempts_when_caught`.
+A page's attempt count travels as a structured field (PageResult.attempts, and
+TransientCrawlError.attempt in the process); for an error Step Functions caught it is derived
+from these rules, never parsed out of text: `attempts_when_caught`.
 """
 
 from __future__ import annotations
@@ -67,6 +81,14 @@ CRAWL_BATCH_RETRY: Final = RetryRule(
     max_delay_s=30,
     full_jitter=True,
 )
+
+
+# Layer 3: CrawlBatch's own retries of one page in a multi-page batch.
+IN_HANDLER_MAX_ATTEMPTS: Final = 3  # the first try + 2 retries
+IN_HANDLER_BACKOFF_S: Final = (0.5, 1.0)  # before retry 1, 2 (x a jitter factor in [0.5, 1))
+IN_HANDLER_MIN_ATTEMPT_S: Final = 1.0  # no retry starts with less time left than this
+# A 503 without Retry-After backs its host off for the run this long (every lane waits).
+UNAVAILABLE_BACKOFF_S: Final = 2.0
 
 
 def attempts_when_caught(error: str, rule: RetryRule = CRAWL_BATCH_RETRY) -> int:

@@ -1,29 +1,51 @@
 """Turning a fetched body into the compact facts of a PageResult (pure functions, no I/O).
 
+<<<<<<< Updated upstream
 Decoding (bytes -> text) lives in lambdas.common.safe_http.charset (WHATWG Encoding Standard:
 BOM, HTTP charset, meta prescan, label table, detection last); decode_body, DecodedText and
 header_charset are re-exported here. selectolax (lexbor) always receives text.
+=======
+Decoding follows the browser order: byte-order mark, then the Content-Type charset, then a
+<meta charset> in the first bytes, then detection; selectolax (lexbor) always receives text.
+
+What a page is (`page_kind`) decides which fields apply: html and xhtml are parsed (title,
+description, canonical, h1, links, words, selectors); pdf, image and other are hashed whole.
+The fingerprint (content_hash) covers what the user gets: the visible text and every extracted
+field (title, description, canonical, h1, the configured selectors and the set of outgoing
+links), each also hashed on its own (field_hashes) so a changed page can say what changed.
+Visible text is read as a browser lays it out: block elements separate words, inline markup
+does not (`re<em>trie</em>ve` is one word), and a word has a letter or digit in it.
+>>>>>>> Stashed changes
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+<<<<<<< Updated upstream
+=======
+from typing import Any, Literal
+>>>>>>> Stashed changes
 from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from lambdas.common.env import SELECTORS
 from lambdas.common.errors import ConfigError
+<<<<<<< Updated upstream
 from lambdas.common.safe_http.charset import (  # re-exported: decoding moved to safe_http
     CharsetSource as CharsetSource,
 )
 from lambdas.common.safe_http.charset import DecodedText as DecodedText
 from lambdas.common.safe_http.charset import decode_body as decode_body
 from lambdas.common.safe_http.charset import header_charset as header_charset
+=======
+from lambdas.common.models import PageKind, truncated
+>>>>>>> Stashed changes
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 INVISIBLE_TAGS = ["script", "style", "noscript", "template"]
@@ -79,30 +101,68 @@ def _compiled(selectors: tuple[tuple[str, str], ...]) -> tuple[Selector, ...]:
     return tuple(compiled)
 
 
+_BLOCK_TAGS = (
+    "address|article|aside|blockquote|body|br|caption|dd|details|dialog|div|dl|dt|fieldset|"
+    "figcaption|figure|footer|form|h[1-6]|head|header|hr|html|img|input|li|legend|main|meta|nav|"
+    "ol|option|p|pre|section|select|summary|table|tbody|td|textarea|tfoot|th|thead|title|tr|ul"
+)
+# A space before every block-level tag (opening or closing), none before inline ones: then the
+# text nodes can be joined as they are, and only block boundaries separate words.
+_BLOCK_BOUNDARY = re.compile(rf"<(/?(?:{_BLOCK_TAGS})(?=[\s/>]))", re.IGNORECASE)
+_WORDLIKE = re.compile(r"\w")
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"RIFF", b"BM")
+FIELD_HASH_CHARS = 12  # per-field hashes only tell fields apart over one page's history
+
+
+def page_kind(content_type: str | None, body: bytes) -> PageKind:
+    """html, xhtml, pdf, image or other: by Content-Type, without one by the first bytes."""
+    if content_type == "application/xhtml+xml":
+        return "xhtml"
+    if content_type is not None:
+        if content_type == "text/html":
+            return "html"
+        if content_type == "application/pdf":
+            return "pdf"
+        return "image" if content_type.startswith("image/") else "other"
+    if is_html(None, body):
+        return "html"
+    head = body[:16]
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if head.startswith(_IMAGE_MAGIC) and (not head.startswith(b"RIFF") or head[8:12] == b"WEBP"):
+        return "image"
+    return "other"
+
+
 @dataclass(frozen=True)
 class PageFacts:
+    kind: PageKind
     title: str | None
     description: str | None
     canonical: str | None
     h1: str | None
-    links: int
-    words: int
+    links: int | None
+    words: int | None
     content_hash: str
     extracted: dict[str, str | None]
+    field_hashes: dict[str, str]
+    # What v0.1 stored as content_hash (the visible text alone, parts joined by spaces):
+    # a page stored then without field hashes is unchanged if this still matches.
+    legacy_hash: str | None = None
 
 
 def _clean(text: str | None, limit: int) -> str | None:
     if text is None:
         return None
     collapsed = " ".join(text.split())
-    return collapsed[:limit] if collapsed else None
+    return truncated(collapsed, limit) if collapsed else None
 
 
 def _resolve(base: str, href: str | None) -> str | None:
     if not href or not href.strip():
         return None
     try:
-        return urljoin(base, href.strip())[:MAX_URL]
+        return truncated(urljoin(base, href.strip()), MAX_URL)
     except ValueError:
         return None
 
@@ -123,10 +183,50 @@ def bytes_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def extract_page(html: str, url: str, selectors: tuple[Selector, ...] = ()) -> PageFacts:
-    """Title, meta description, canonical, first h1, link and word counts, content hash,
-    and the configured selectors, from decoded HTML fetched from `url`."""
-    tree = LexborHTMLParser(html)
+def count_words(text: str) -> int:
+    """Tokens with a letter or digit in them: a lone "|", "-" or "—" is not a word."""
+    return sum(1 for token in text.split() if _WORDLIKE.search(token))
+
+
+def fingerprint(fields: Mapping[str, object]) -> tuple[str, dict[str, str]]:
+    """(content_hash over every field, a short hash of each field), from JSON-able values."""
+    hashes: dict[str, str] = {}
+    whole = hashlib.sha256()
+    for name in sorted(fields):
+        encoded = json.dumps(fields[name], ensure_ascii=False, sort_keys=True).encode("utf-8")
+        hashes[name] = hashlib.sha256(encoded).hexdigest()[:FIELD_HASH_CHARS]
+        whole.update(json.dumps(name).encode("utf-8") + b"=" + encoded + b"\n")
+    return whole.hexdigest(), hashes
+
+
+def body_facts(kind: PageKind, body: bytes, selectors: tuple[Selector, ...] = ()) -> PageFacts:
+    """A body that is not parsed (pdf, image, other): hashed whole; no HTML fields apply."""
+    digest = bytes_hash(body)
+    return PageFacts(
+        kind=kind,
+        title=None,
+        description=None,
+        canonical=None,
+        h1=None,
+        links=None,
+        words=None,
+        content_hash=digest,
+        extracted={selector.name: None for selector in selectors},
+        field_hashes={"body": digest[:FIELD_HASH_CHARS]},
+        legacy_hash=digest,
+    )
+
+
+def _text(node: Any) -> str:
+    return str(node.text(deep=True, separator=""))
+
+
+def extract_page(
+    html: str, url: str, selectors: tuple[Selector, ...] = (), *, kind: PageKind = "html"
+) -> PageFacts:
+    """Title, meta description, canonical, first h1, link and word counts, the configured
+    selectors and the fingerprint, from decoded HTML fetched from `url`."""
+    tree = LexborHTMLParser(_BLOCK_BOUNDARY.sub(r" <\1", html))
     base = url
     base_node = tree.css_first("base[href]")
     if base_node is not None:
@@ -144,7 +244,9 @@ def extract_page(html: str, url: str, selectors: tuple[Selector, ...] = ()) -> P
             canonical = _resolve(base, link.attributes.get("href"))
             break
     h1_node = tree.css_first("h1")
-    links = sum(1 for a in tree.css("a[href]") if _counts_as_link(a.attributes.get("href") or ""))
+    hrefs = [a.attributes.get("href") or "" for a in tree.css("a[href]")]
+    hrefs = [href for href in hrefs if _counts_as_link(href)]
+    targets = {target.split("#", 1)[0] for href in hrefs if (target := _resolve(base, href))}
 
     extracted: dict[str, str | None] = {}
     for selector in selectors:  # before stripping, so a selector may target <script> etc.
@@ -152,23 +254,58 @@ def extract_page(html: str, url: str, selectors: tuple[Selector, ...] = ()) -> P
         if node is None:
             extracted[selector.name] = None
         elif selector.attribute is None:
-            extracted[selector.name] = _clean(node.text(separator=" "), MAX_EXTRACTED)
+            extracted[selector.name] = _clean(_text(node), MAX_EXTRACTED)
         else:
             value = node.attributes.get(selector.attribute)
-            extracted[selector.name] = None if value is None else value.strip()[:MAX_EXTRACTED]
+            extracted[selector.name] = (
+                None if value is None else truncated(value.strip(), MAX_EXTRACTED)
+            )
 
-    title = _clean(title_node.text() if title_node is not None else None, MAX_TITLE)
-    h1 = _clean(h1_node.text(separator=" ") if h1_node is not None else None, MAX_TITLE)
+    title = _clean(_text(title_node) if title_node is not None else None, MAX_TITLE)
+    h1 = _clean(_text(h1_node) if h1_node is not None else None, MAX_TITLE)
+    description = _clean(description, MAX_DESCRIPTION)
     tree.strip_tags(INVISIBLE_TAGS)
     root = tree.root
-    normalized = " ".join(root.text(separator=" ").split()) if root is not None else ""
+    visible = " ".join(_text(root).split()) if root is not None else ""
+    legacy = " ".join(root.text(separator=" ").split()) if root is not None else ""
+    fields: dict[str, object] = {
+        "text": visible,
+        "title": title,
+        "description": description,
+        "canonical": canonical,
+        "h1": h1,
+        "links": sorted(targets),
+    }
+    for name, value in extracted.items():
+        fields[f"selector:{name}"] = value
+    content_hash, field_hashes = fingerprint(fields)
     return PageFacts(
+        kind=kind,
         title=title,
-        description=_clean(description, MAX_DESCRIPTION),
+        description=description,
         canonical=canonical,
         h1=h1,
-        links=links,
-        words=normalized.count(" ") + 1 if normalized else 0,
-        content_hash=text_hash(normalized),
+        links=len(hrefs),
+        words=count_words(visible),
+        content_hash=content_hash,
         extracted=extracted,
+        field_hashes=field_hashes,
+        legacy_hash=text_hash(legacy),
     )
+
+
+def page_facts(
+    body: bytes,
+    content_type: str | None,
+    header: str | None,
+    url: str,
+    selectors: tuple[Selector, ...],
+) -> PageFacts:
+    """What a fetched body says: parsed if it is HTML or XHTML, else hashed whole.
+
+    `content_type` is the media type alone; `header` the whole Content-Type (its charset)."""
+    kind = page_kind(content_type, body)
+    if kind not in ("html", "xhtml"):
+        return body_facts(kind, body, selectors)
+    decoded = decode_body(body, header)
+    return extract_page(decoded.text, url, selectors, kind=kind)

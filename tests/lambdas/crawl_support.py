@@ -77,8 +77,8 @@ class ScenarioServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), ScenarioHandler)
+    def __init__(self, address: str = "127.0.0.1") -> None:
+        super().__init__((address, 0), ScenarioHandler)
         self.routes: dict[str, Route] = {}
         self.seen: list[SeenRequest] = []
         self._lock = threading.Lock()
@@ -93,7 +93,7 @@ class ScenarioServer(ThreadingHTTPServer):
 
     @property
     def origin(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"http://{self.server_address[0]}:{self.server_address[1]}"
 
     @property
     def port(self) -> int:
@@ -125,18 +125,19 @@ class ScenarioServer(ThreadingHTTPServer):
         self.routes[path] = lambda h: h.send_body(status, b"", None, {"Location": location})
 
 
-def start_server() -> ScenarioServer:
-    server = ScenarioServer()
+def start_server(address: str = "127.0.0.1") -> ScenarioServer:
+    server = ScenarioServer(address)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     return server
 
 
 @contextlib.contextmanager
-def running_server() -> Iterator[ScenarioServer]:
-    """A ScenarioServer on 127.0.0.1:<ephemeral>, shut down on exit. Test modules wrap it
-    in their own fixture (importing fixtures across modules confuses linters)."""
-    server = start_server()
+def running_server(address: str = "127.0.0.1") -> Iterator[ScenarioServer]:
+    """A ScenarioServer on <address>:<ephemeral> (any 127.0.0.x: one host each), shut down on
+    exit. Test modules wrap it in their own fixture (importing fixtures across modules confuses
+    linters)."""
+    server = start_server(address)
     try:
         yield server
     finally:

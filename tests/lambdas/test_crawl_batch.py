@@ -17,7 +17,8 @@ from lambdas.common import env
 from lambdas.common.errors import ConfigError, InvalidInputError, TransientCrawlError
 from lambdas.common.models import PageTask, PreviousState
 from lambdas.common.settings import Settings
-from lambdas.crawl_batch.core import CrawlOptions, crawl_batch, parse_event
+from lambdas.crawl_batch.core import CrawlOptions, crawl_batch
+from lambdas.crawl_batch.event import parse_event
 from lambdas.crawl_batch.handler import handler
 from tests.lambdas.crawl_support import (
     AsyncRecordingBackend,
@@ -29,6 +30,7 @@ from tests.lambdas.crawl_support import (
 )
 
 LOCAL = Settings(allow_private_networks=True, request_timeout=3.0)
+_RUN_IDS = itertools.count()
 HTML = "<html><head><title>{title}</title></head><body><h1>{title}</h1><p>{text}</p></body></html>"
 
 
@@ -50,9 +52,10 @@ def crawl(
     previous: dict[str, PreviousState] | None = None,
     retry_count: int | None = None,
     options: CrawlOptions | None = None,
+    run_id: str | None = None,
 ) -> list[dict[str, Any]]:
     event: dict[str, Any] = {
-        "run_id": "run-1",
+        "run_id": run_id or f"run-{next(_RUN_IDS)}",  # host notes are per run: one run per call
         "batch_id": 3,
         "pages": [PageTask(url=server.url(p), previous=(previous or {}).get(p)) for p in paths],
     }
@@ -435,10 +438,14 @@ def test_one_page_batch_honours_short_retry_after_in_handler(server: ScenarioSer
 
 
 def test_retry_after_over_the_cap(server: ScenarioServer) -> None:
+    # Issue 11: a one-page batch no longer raises for Step Functions to retry within seconds
+    # what the server asked to wait minutes for: the page fails with the reason, one request.
     server.routes["/a"] = _flaky(429, 99, {"Retry-After": "120"})
     server.html("/b", page("b"))
-    with pytest.raises(TransientCrawlError, match="Retry-After 120s is over the 30s cap"):
-        crawl(server, ["/a"])
+    [single] = crawl(server, ["/a"])
+    assert (single["outcome"], single["status"]) == ("failed", 429)
+    assert single["error"] == "HTTP 429 (Retry-After 120s is over the 30s cap)"
+    assert len(server.hits("/a")) == 1
     results = crawl(server, ["/a", "/b"])
     assert results[0]["outcome"] == "failed"
     assert results[0]["status"] == 429
@@ -446,21 +453,29 @@ def test_retry_after_over_the_cap(server: ScenarioServer) -> None:
 
 
 def test_retry_after_longer_than_the_invocation_can_wait(server: ScenarioServer) -> None:
-    server.routes["/a"] = _flaky(503, 99, {"Retry-After": "20"})
-    with pytest.raises(TransientCrawlError, match="longer than this invocation can wait"):
+    # Within what Step Functions' retries wait in total: raised for them to retry later.
+    server.routes["/a"] = _flaky(503, 99, {"Retry-After": "10"})
+    with pytest.raises(TransientCrawlError, match=r"/a: HTTP 503$"):
         crawl(server, ["/a"], options=CrawlOptions(time_budget_s=5.0))
+    # Longer than that: failed with the reason, not raised (issue 11: no retries within 2 s).
+    server.routes["/b"] = _flaky(503, 99, {"Retry-After": "20"})
+    [result] = crawl(server, ["/b"], options=CrawlOptions(time_budget_s=5.0))
+    assert result["error"] == "HTTP 503 (Retry-After 20s is longer than this invocation can wait)"
+    assert len(server.hits("/b")) == 1
 
 
 def test_the_error_step_functions_catches_counts_its_retries(server: ScenarioServer) -> None:
     server.routes["/down"] = _flaky(500, 99)
-    with pytest.raises(TransientCrawlError, match=r"/down: HTTP 500 \(attempt 4\)$"):
+    with pytest.raises(TransientCrawlError, match=r"/down: HTTP 500$") as caught:
         crawl(server, ["/down"], retry_count=3)
+    assert caught.value.attempt == 4  # a field, not "(attempt 4)" in the message (issue 9)
 
 
 def test_one_page_transient_failure_raises_for_step_functions(server: ScenarioServer) -> None:
     server.routes["/flaky"] = _flaky(502, 1)
-    with pytest.raises(TransientCrawlError, match=r"/flaky: HTTP 502 \(attempt 1\)$"):
+    with pytest.raises(TransientCrawlError, match=r"/flaky: HTTP 502$") as caught:
         crawl(server, ["/flaky"])
+    assert caught.value.attempt == 1
     assert len(server.hits("/flaky")) == 1  # no retry here: Step Functions retries visibly
     [result] = crawl(server, ["/flaky"], retry_count=1)  # what the Retry then sees
     assert (result["ok"], result["attempts"]) == (True, 2)

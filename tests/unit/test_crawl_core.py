@@ -4,13 +4,10 @@ import asyncio
 
 import pytest
 
-from lambdas.crawl_batch.core import (
-    DEFAULT_TIME_BUDGET_S,
-    conditional_headers,
-    parse_event,
-    run_coroutine,
-    time_budget_from_remaining,
-)
+from lambdas.crawl_batch.core import DEFAULT_TIME_BUDGET_S, time_budget_from_remaining
+from lambdas.crawl_batch.event import parse_event
+from lambdas.crawl_batch.page import conditional_headers
+from lambdas.crawl_batch.warm import run_coroutine
 
 
 def test_time_budget_keeps_a_margin_below_the_remaining_time() -> None:

@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from lambdas.common.models import CrawlBatchInput, PageTask
 from lambdas.common.settings import Settings
-from lambdas.crawl_batch.core import crawl_batch, release_warm_resources
+from lambdas.crawl_batch.core import crawl_batch
+from lambdas.crawl_batch.warm import release_warm_resources
 
 LOCAL = Settings(allow_private_networks=True, obey_robots=False)
 
