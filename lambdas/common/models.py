@@ -33,15 +33,9 @@ class PreviousState(TypedDict):
     etag: str | None
     last_modified: str | None
     content_hash: str | None
-<<<<<<< Updated upstream
     # Per-field fingerprints of the last seen version (CrawlBatch compares them to name
     # changed_fields); absent when the store has none (pages stored before v0.2).
     fingerprints: NotRequired[dict[str, str]]
-=======
-    # The last fetch's PageResult.field_hashes (absent for pages stored before v0.2): what
-    # tells CrawlBatch which fields a "changed" page changed.
-    field_hashes: NotRequired[dict[str, str]]
->>>>>>> Stashed changes
 
 
 class RobotsVerdict(TypedDict):
@@ -183,18 +177,15 @@ class PageResult(TypedDict):
     redirects: int
     extracted: dict[str, str | None]
     fetched_at: str | None
-<<<<<<< Updated upstream
     # True when the extracted fields of an `unchanged` page come from the store (the page as
     # last seen) rather than from this fetch (a 304 has no body to extract from).
     carried: NotRequired[bool]
-=======
     # v0.2 (absent in results stored before): see docs/CONTRACT.md, "Change detection".
     kind: NotRequired[PageKind | None]  # None: nothing fetched
     # Short hashes of each fingerprinted field ("text", "title", "description", "canonical",
     # "h1", "links", "selector:<name>"; "body" for non-HTML): content_hash covers them all.
-    field_hashes: NotRequired[dict[str, str]]
-    changed_fields: NotRequired[list[str]]  # outcome "changed": which of field_hashes differ
->>>>>>> Stashed changes
+    fingerprints: NotRequired[dict[str, str]]
+    changed_fields: NotRequired[list[str]]  # outcome "changed": which of fingerprints differ
 
 
 class BatchResult(TypedDict):

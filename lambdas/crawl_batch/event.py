@@ -46,13 +46,13 @@ def _previous_state(value: Any, field: str) -> PreviousState | None:
     previous = PreviousState(
         etag=state["etag"], last_modified=state["last_modified"], content_hash=state["content_hash"]
     )
-    fields = value.get("field_hashes")
+    fields = value.get("fingerprints")
     if fields is not None:
         if not isinstance(fields, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in fields.items()
         ):
-            raise InvalidInputError(f"{field}.field_hashes", "must be an object of name -> hash")
-        previous["field_hashes"] = dict(fields)
+            raise InvalidInputError(f"{field}.fingerprints", "must be an object of name -> hash")
+        previous["fingerprints"] = dict(fields)
     return previous
 
 

@@ -54,13 +54,6 @@ def publish_metrics(results: Sequence[PageResult]) -> dict[str, int]:
     return counts
 
 
-<<<<<<< Updated upstream
-def handler(event: Any, context: Any) -> BatchResult:
-    batch = parse_event(event)
-    logger.append_keys(run_id=batch["run_id"], batch_id=batch["batch_id"])
-    # per invocation: the local engine may change it between runs
-    settings = Settings.from_env(function="crawl_batch")
-=======
 @contextmanager
 def host_notes_store(settings: Settings) -> Iterator[HostNotes | None]:
     """The store's host notes for one invocation (closed after it); None when no store is
@@ -89,7 +82,6 @@ def _report(result: BatchResult) -> None:
 def handler(event: Any, context: Any) -> BatchResult | CrawlBatchDistributedOutput:
     # per invocation: the local engine may change it between runs
     settings = Settings.from_env(function="crawl_batch")
->>>>>>> Stashed changes
     remaining_ms = context.get_remaining_time_in_millis() if context is not None else None
     options = CrawlOptions(time_budget_s=time_budget_from_remaining(remaining_ms))
     if is_distributed(event):

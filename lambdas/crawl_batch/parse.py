@@ -1,21 +1,16 @@
 """Turning a fetched body into the compact facts of a PageResult (pure functions, no I/O).
 
-<<<<<<< Updated upstream
 Decoding (bytes -> text) lives in lambdas.common.safe_http.charset (WHATWG Encoding Standard:
 BOM, HTTP charset, meta prescan, label table, detection last); decode_body, DecodedText and
 header_charset are re-exported here. selectolax (lexbor) always receives text.
-=======
-Decoding follows the browser order: byte-order mark, then the Content-Type charset, then a
-<meta charset> in the first bytes, then detection; selectolax (lexbor) always receives text.
 
 What a page is (`page_kind`) decides which fields apply: html and xhtml are parsed (title,
 description, canonical, h1, links, words, selectors); pdf, image and other are hashed whole.
 The fingerprint (content_hash) covers what the user gets: the visible text and every extracted
 field (title, description, canonical, h1, the configured selectors and the set of outgoing
-links), each also hashed on its own (field_hashes) so a changed page can say what changed.
+links), each also hashed on its own (fingerprints) so a changed page can say what changed.
 Visible text is read as a browser lays it out: block elements separate words, inline markup
 does not (`re<em>trie</em>ve` is one word), and a word has a letter or digit in it.
->>>>>>> Stashed changes
 """
 
 from __future__ import annotations
@@ -26,26 +21,20 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-<<<<<<< Updated upstream
-=======
-from typing import Any, Literal
->>>>>>> Stashed changes
+from typing import Any
 from urllib.parse import urljoin
 
 from selectolax.lexbor import LexborHTMLParser, SelectolaxError
 
 from lambdas.common.env import SELECTORS
 from lambdas.common.errors import ConfigError
-<<<<<<< Updated upstream
+from lambdas.common.models import PageKind, truncated
 from lambdas.common.safe_http.charset import (  # re-exported: decoding moved to safe_http
     CharsetSource as CharsetSource,
 )
 from lambdas.common.safe_http.charset import DecodedText as DecodedText
 from lambdas.common.safe_http.charset import decode_body as decode_body
 from lambdas.common.safe_http.charset import header_charset as header_charset
-=======
-from lambdas.common.models import PageKind, truncated
->>>>>>> Stashed changes
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 INVISIBLE_TAGS = ["script", "style", "noscript", "template"]
@@ -145,7 +134,7 @@ class PageFacts:
     words: int | None
     content_hash: str
     extracted: dict[str, str | None]
-    field_hashes: dict[str, str]
+    fingerprints: dict[str, str]
     # What v0.1 stored as content_hash (the visible text alone, parts joined by spaces):
     # a page stored then without field hashes is unchanged if this still matches.
     legacy_hash: str | None = None
@@ -212,7 +201,7 @@ def body_facts(kind: PageKind, body: bytes, selectors: tuple[Selector, ...] = ()
         words=None,
         content_hash=digest,
         extracted={selector.name: None for selector in selectors},
-        field_hashes={"body": digest[:FIELD_HASH_CHARS]},
+        fingerprints={"body": digest[:FIELD_HASH_CHARS]},
         legacy_hash=digest,
     )
 
@@ -278,7 +267,7 @@ def extract_page(
     }
     for name, value in extracted.items():
         fields[f"selector:{name}"] = value
-    content_hash, field_hashes = fingerprint(fields)
+    content_hash, fingerprints = fingerprint(fields)
     return PageFacts(
         kind=kind,
         title=title,
@@ -289,7 +278,7 @@ def extract_page(
         words=count_words(visible),
         content_hash=content_hash,
         extracted=extracted,
-        field_hashes=field_hashes,
+        fingerprints=fingerprints,
         legacy_hash=text_hash(legacy),
     )
 

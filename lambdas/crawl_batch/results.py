@@ -89,7 +89,7 @@ def success_result(
     result["words"] = facts.words
     result["content_hash"] = facts.content_hash
     result["extracted"] = dict(facts.extracted)
-    result["field_hashes"] = dict(facts.field_hashes)
+    result["fingerprints"] = dict(facts.fingerprints)
     previous = task["previous"]
     if previous is None:
         result["outcome"] = "new"
@@ -97,14 +97,14 @@ def success_result(
         result["outcome"] = "unchanged"
     else:
         result["outcome"] = "changed"
-        result["changed_fields"] = changed_fields(previous, facts.field_hashes)
+        result["changed_fields"] = changed_fields(previous, facts.fingerprints)
     return result
 
 
 def changed_fields(previous: PreviousState, current: dict[str, str]) -> list[str]:
     """The fields whose hash differs from the last fetch's; ["unknown"] when the store has no
     per-field hashes for the page (stored before v0.2, or under another fingerprint)."""
-    before = previous.get("field_hashes")
+    before = previous.get("fingerprints")
     if not before:
         return ["unknown"]
     names = sorted(set(before) | set(current))
@@ -122,8 +122,8 @@ def not_modified_result(task: PageTask, response: SafeResponse, *, attempts: int
     result["content_hash"] = previous["content_hash"]
     result["etag"] = response.headers.get("etag") or previous["etag"]
     result["last_modified"] = response.headers.get("last-modified") or previous["last_modified"]
-    if previous.get("field_hashes"):
-        result["field_hashes"] = dict(previous["field_hashes"])
+    if previous.get("fingerprints"):
+        result["fingerprints"] = dict(previous["fingerprints"])
     return result
 
 
