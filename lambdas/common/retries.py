@@ -89,6 +89,9 @@ IN_HANDLER_BACKOFF_S: Final = (0.5, 1.0)  # before retry 1, 2 (x a jitter factor
 IN_HANDLER_MIN_ATTEMPT_S: Final = 1.0  # no retry starts with less time left than this
 # A 503 without Retry-After backs its host off for the run this long (every lane waits).
 UNAVAILABLE_BACKOFF_S: Final = 2.0
+# The longest a batch idles for a host's run-wide back-off (Lambda bills the wait); a host
+# backed off for longer has its remaining pages in the batch failed with the reason, unasked.
+MAX_BACKOFF_WAIT_S: Final = 60.0
 
 
 def attempts_when_caught(error: str, rule: RetryRule = CRAWL_BATCH_RETRY) -> int:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from lambdas.common.host_keys import host_key
 from lambdas.common.models import HostLimit, HostNote
+from lambdas.common.retries import MAX_BACKOFF_WAIT_S
 
 
 class NoTimeLeftError(Exception):
@@ -77,7 +78,9 @@ class HostGate:
         loop = asyncio.get_running_loop()
         async with self._start_lock:
             not_before = self._not_before(loop)
-            if self.note is not None and not_before >= deadline:
+            if self.note is not None and not_before >= min(
+                deadline, loop.time() + MAX_BACKOFF_WAIT_S
+            ):
                 raise HostBackedOffError(backed_off_reason(self.note))
             start = max(self._next_start, not_before, loop.time())
             if start >= deadline:
