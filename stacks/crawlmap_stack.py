@@ -10,7 +10,12 @@ from constructs import Construct
 from stacks.bundling import lambda_code
 from stacks.config import CrawlmapConfig
 from stacks.functions import Functions
-from stacks.grants import grant_list_pages, grant_state_machine, grant_store_and_notify
+from stacks.grants import (
+    grant_crawl_batch,
+    grant_list_pages,
+    grant_state_machine,
+    grant_store_and_notify,
+)
 from stacks.monitoring import Monitoring
 from stacks.nag import acknowledge_findings
 from stacks.notifications import Notifications
@@ -54,9 +59,10 @@ class CrawlmapStack(Stack):
             bucket=self.storage.bucket,
         )
 
-        # Grants: CrawlBatch gets none (it only fetches pages over the internet).
+        # Grants (stacks/grants.py: every permission written out).
         table, bucket = self.storage.table, self.storage.bucket
         grant_list_pages(self.functions.list_pages, table=table, bucket=bucket)
+        grant_crawl_batch(self.functions.crawl_batch, table=table, bucket=bucket)
         grant_store_and_notify(
             self.functions.store_and_notify,
             table=table,

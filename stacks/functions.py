@@ -52,7 +52,13 @@ class Functions(Construct):
             "CrawlBatch",
             module="crawl_batch",
             description="Fetches one batch of pages and extracts their metadata",
-            environment={**config.environment("crawl_batch"), **service},
+            environment={
+                **config.environment("crawl_batch"),
+                **service,
+                # host notes (run-wide back-off) in the table; distributed batches in the bucket
+                env.TABLE_NAME: table_name,
+                env.BUCKET_NAME: bucket_name,
+            },
         )
         self.store_and_notify = self._function(
             "StoreAndNotify",

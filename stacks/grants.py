@@ -24,6 +24,7 @@ TABLE_READ = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
 TABLE_WRITE = (
     "dynamodb:BatchWriteItem",
     "dynamodb:PutItem",
+    "dynamodb:UpdateItem",  # page states: conditional, so an older run never wins
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
     "dynamodb:Query",
@@ -69,6 +70,36 @@ def grant_list_pages(
         )
 
 
+# CrawlBatch's host notes (a run-wide back-off per host): read in one BatchGetItem, written
+# by a conditional PutItem.
+HOST_NOTES_ACTIONS = ("dynamodb:BatchGetItem", "dynamodb:PutItem")
+
+
+def grant_crawl_batch(
+    function: lambda_.IFunction, *, table: dynamodb.ITable, bucket: s3.IBucket
+) -> None:
+    """Host notes in the table; the distributed Map's batches (read) and results (written)."""
+    function.add_to_role_policy(_table_statement(table, HOST_NOTES_ACTIONS))
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{RUNS_PREFIX}*/lanes/*")]
+        )
+    )
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["s3:PutObject"],
+            resources=[bucket.arn_for_objects(f"{RUNS_PREFIX}*/results/*")],
+        )
+    )
+    if table.encryption_key:
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                resources=[table.encryption_key.key_arn],
+            )
+        )
+
+
 def grant_store_and_notify(
     function: lambda_.IFunction,
     *,
@@ -81,6 +112,15 @@ def grant_store_and_notify(
     function.add_to_role_policy(
         iam.PolicyStatement(
             actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{RUNS_PREFIX}*")]
+        )
+    )
+    # It lists a run's results/ (a batch that wrote none is failed from the plan); listing
+    # also turns a missing object's 403 into a 404.
+    function.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{RUNS_PREFIX}*"]}},
         )
     )
     if table.encryption_key:

@@ -94,6 +94,15 @@ def acknowledge_findings(stack: CrawlmapStack) -> None:
             function.role or function, wildcard_resource(f"{bucket_arn}/runs/*"), RUNS_PREFIX_REASON
         )
 
+    crawl_batch = stack.functions.crawl_batch.role or stack.functions.crawl_batch
+    for layout in ("lanes", "results"):
+        acknowledge(
+            crawl_batch,
+            wildcard_resource(f"{bucket_arn}/runs/*/{layout}/*"),
+            f"a distributed batch's {layout} object is named by run, lane and index at run "
+            f"time; access is limited to runs/*/{layout}/",
+        )
+
     policy = stack.state_machine_policy
     acknowledge(
         policy,

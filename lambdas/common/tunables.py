@@ -318,7 +318,7 @@ TUNABLES: tuple[Tunable, ...] = (
     _bool("obey_robots", True, "obey robots.txt", env=env.OBEY_ROBOTS, functions=FETCHING),
     Tunable("selectors", {}, "name -> CSS selector (`\"h2.price\"`, or `\"link[rel=next]@href\"` for an attribute)", "extra fields extracted per page", css_selectors, env.SELECTORS, (CRAWL_BATCH,), "json"),
     Tunable("tracking_params", [], "query parameter names", "removed from URLs before dedupe, on top of `utm_*`, `gclid`, `fbclid`, `msclkid`, `mc_cid`, `mc_eid`, `_ga`", query_parameter_names, env.TRACKING_PARAMS, (LIST_PAGES,), "csv"),
-    _int("run_ttl_days", 90, 1, 3650, "TTL of per-run records and expiry of `runs/` objects in S3", env=env.RUN_TTL_DAYS, functions=(STORE_AND_NOTIFY,)),
+    _int("run_ttl_days", 90, 1, 3650, "TTL of per-run records and expiry of `runs/` objects in S3", env=env.RUN_TTL_DAYS, functions=(CRAWL_BATCH, STORE_AND_NOTIFY)),
     _int("alarms.period_minutes", 5, 1, 1440, "alarm evaluation period"),
     *(_int(f"alarms.{name}", 1, 1, 1_000_000, "the alarm fires at or above this value") for name in _ALARMS),
     _int("execution_timeout_minutes", 120, 1, 525_600, "the state machine's overall timeout"),

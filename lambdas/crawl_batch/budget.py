@@ -155,14 +155,20 @@ class Ticket:
         self.budget._close(self)
 
 
-def budget_bytes(environ: dict[str, str] | os._Environ[str] | None = None) -> int:
-    """BODY_SHARE of the function's memory size (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, megabytes)."""
-    source = os.environ if environ is None else environ
-    raw = source.get(MEMORY_SIZE_ENV, "").strip()
-    try:
-        megabytes = int(raw) if raw else DEFAULT_MEMORY_MB
-    except ValueError:
-        megabytes = DEFAULT_MEMORY_MB
+def budget_bytes(
+    environ: dict[str, str] | os._Environ[str] | None = None, memory_mb: int | None = None
+) -> int:
+    """BODY_SHARE of the function's memory size: `memory_mb` (the invocation context's
+    memory_limit_in_mb, which Lambda and the local engine both set) or else
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE (megabytes)."""
+    megabytes = memory_mb if memory_mb and memory_mb > 0 else None
+    if megabytes is None:
+        source = os.environ if environ is None else environ
+        raw = source.get(MEMORY_SIZE_ENV, "").strip()
+        try:
+            megabytes = int(raw) if raw else DEFAULT_MEMORY_MB
+        except ValueError:
+            megabytes = DEFAULT_MEMORY_MB
     return int(max(128, megabytes) * MIB * BODY_SHARE)
 
 
@@ -170,10 +176,10 @@ _budgets: dict[int, MemoryBudget] = {}
 _budgets_lock = threading.Lock()
 
 
-def process_budget() -> MemoryBudget:
-    """The process's budget for the current memory size (one per size: the local engine may
+def process_budget(memory_mb: int | None = None) -> MemoryBudget:
+    """The process's budget for the function's memory size (one per size: the local engine may
     run functions of different sizes in one process)."""
-    total = budget_bytes()
+    total = budget_bytes(memory_mb=memory_mb)
     with _budgets_lock:
         budget = _budgets.get(total)
         if budget is None:

@@ -16,6 +16,7 @@ from lambdas.common.errors import ConfigError
 from lambdas.common.models import BatchResult, CrawlBatchDistributedOutput, PageResult
 from lambdas.common.observability import MetricUnit, logger, metrics
 from lambdas.common.settings import Settings
+from lambdas.crawl_batch.budget import process_budget
 from lambdas.crawl_batch.core import (
     CrawlOptions,
     crawl_batch,
@@ -79,11 +80,24 @@ def _report(result: BatchResult) -> None:
     logger.info("batch crawled", extra={"pages": len(result["results"]), **counts})
 
 
+def _memory_mb(context: Any) -> int | None:
+    """The function's memory size from the invocation context (Lambda and the local engine
+    both set memory_limit_in_mb); None when there is no usable one."""
+    try:
+        return int(getattr(context, "memory_limit_in_mb", None) or 0) or None
+    except (TypeError, ValueError):
+        return None
+
+
 def handler(event: Any, context: Any) -> BatchResult | CrawlBatchDistributedOutput:
     # per invocation: the local engine may change it between runs
     settings = Settings.from_env(function="crawl_batch")
     remaining_ms = context.get_remaining_time_in_millis() if context is not None else None
-    options = CrawlOptions(time_budget_s=time_budget_from_remaining(remaining_ms))
+    options = CrawlOptions(
+        time_budget_s=time_budget_from_remaining(remaining_ms),
+        # bodies in flight stay within a share of this function's memory (budget.py)
+        budget=process_budget(_memory_mb(context)),
+    )
     if is_distributed(event):
         located = parse_distributed_event(event)
         logger.append_keys(run_id=located["run_id"], lane_id=located["lane_id"])

@@ -23,6 +23,7 @@ ALLOWED_WILDCARDS = {
     ("logs:DescribeResourcePolicies", "*"), ("logs:DescribeLogGroups", "*"),
     # Object keys carry the run id (known at run time): limited to a prefix of our bucket.
     ("s3:", "/runs/*"), ("s3:", "/page-lists/*"),
+    ("s3:", "/runs/*/lanes/*"), ("s3:", "/runs/*/results/*"),
     # Child execution ids are generated at run time: limited to this state machine.
     ("states:", ":*"),
 }  # fmt: skip
@@ -90,14 +91,33 @@ def test_wildcard_resources_only_where_aws_requires_them(
             ), (action, resource)
 
 
-def test_crawl_batch_has_no_data_plane_grants(synthesized: Synthesized) -> None:
+def test_crawl_batch_reads_batches_writes_results_and_host_notes_only(
+    synthesized: Synthesized,
+) -> None:
     grants = _grants(_statements(synthesized, _role_id(synthesized, "CrawlBatch")))
-    assert _actions(grants) == {
+    stack = synthesized.stack
+    table = json.dumps({"Fn::GetAtt": [logical_id(stack.storage.table), "Arn"]})
+    bucket_arn = {"Fn::GetAtt": [logical_id(stack.storage.bucket), "Arn"]}
+    assert grants - {g for g in grants if g[0].startswith(("logs:", "xray:"))} == {
+        ("dynamodb:BatchGetItem", table),  # the run's host notes
+        ("dynamodb:PutItem", table),  # a back-off for the run (conditional)
+        ("s3:GetObject", json.dumps({"Fn::Join": ["", [bucket_arn, "/runs/*/lanes/*"]]})),
+        ("s3:PutObject", json.dumps({"Fn::Join": ["", [bucket_arn, "/runs/*/results/*"]]})),
+    }
+    assert {a for a in _actions(grants) if a.startswith(("logs:", "xray:"))} == {
         "logs:CreateLogStream", "logs:PutLogEvents",  # its own log group
         "xray:PutTraceSegments", "xray:PutTelemetryRecords",  # active tracing
     }  # fmt: skip
     log_group = logical_id(synthesized.stack.functions.node.find_child("CrawlBatchLogs"))
     assert ("logs:PutLogEvents", json.dumps({"Fn::GetAtt": [log_group, "Arn"]})) in grants
+
+
+def test_crawl_batch_environment_names_the_table_and_bucket(synthesized: Synthesized) -> None:
+    stack = synthesized.stack
+    function = synthesized.template_json["Resources"][logical_id(stack.functions.crawl_batch)]
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables["CRAWLMAP_TABLE_NAME"] == {"Ref": logical_id(stack.storage.table)}
+    assert variables["CRAWLMAP_BUCKET_NAME"] == {"Ref": logical_id(stack.storage.bucket)}
 
 
 def test_list_pages_reads_the_table_and_page_lists_and_writes_batches(
@@ -129,10 +149,12 @@ def test_store_and_notify_writes_the_table_reads_results_and_publishes(
     assert data_plane == {
         ("dynamodb:BatchWriteItem", table),
         ("dynamodb:PutItem", table),
+        ("dynamodb:UpdateItem", table),
         ("dynamodb:GetItem", table),
         ("dynamodb:BatchGetItem", table),
         ("dynamodb:Query", table),
         ("s3:GetObject", json.dumps({"Fn::Join": ["", [bucket_arn, "/runs/*"]]})),
+        ("s3:ListBucket", json.dumps(bucket_arn)),
         ("sns:Publish", topic),
         ("kms:GenerateDataKey", key),
         ("kms:Decrypt", key),
@@ -150,7 +172,7 @@ def test_customer_managed_table_key_is_granted_only_to_the_table_users(
         for name in ("ListPages", "CrawlBatch", "StoreAndNotify")
         if any(r == key_arn for _, r in _grants(_statements(variant, _role_id(variant, name))))
     }
-    assert users == {"ListPages", "StoreAndNotify"}
+    assert users == {"ListPages", "CrawlBatch", "StoreAndNotify"}
 
 
 def test_state_machine_invokes_only_its_three_functions_and_runs_the_map_on_runs(

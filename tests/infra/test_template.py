@@ -155,8 +155,12 @@ def test_function_environment_uses_the_shared_names(synthesized: Synthesized) ->
     assert by_handler["crawl_batch"][env.OBEY_ROBOTS] == "true"
     assert by_handler["crawl_batch"][env.ALLOW_PRIVATE_NETWORKS] == "false"
     assert by_handler["crawl_batch"][env.REQUEST_TIMEOUT] == "10"
-    # CrawlBatch is told about no AWS resource at all.
-    assert not {env.TABLE_NAME, env.BUCKET_NAME, env.TOPIC_ARN} & set(by_handler["crawl_batch"])
+    # CrawlBatch: the table (host notes, expiring like the run's items) and the bucket
+    # (distributed batches), never the topic.
+    assert by_handler["crawl_batch"][env.TABLE_NAME] == table
+    assert by_handler["crawl_batch"][env.BUCKET_NAME]["Ref"].startswith("StorageArtifactsBucket")
+    assert by_handler["crawl_batch"][env.RUN_TTL_DAYS] == "90"
+    assert env.TOPIC_ARN not in by_handler["crawl_batch"]
     assert by_handler["store_and_notify"][env.TOPIC_ARN]["Ref"].startswith("NotificationsRunTopic")
     assert by_handler["store_and_notify"][env.RUN_TTL_DAYS] == "90"
 
