@@ -12,8 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from crawlmap.engine.adapter import Invocation
 
@@ -24,6 +34,14 @@ OUTCOME_STYLE = {
     "failed": "red",
     "skipped": "yellow",
 }
+
+
+class PagesPerSecond(ProgressColumn):
+    """The crawl's speed, averaged by rich over its recent updates."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} pages/s" if speed else "", style="cyan")
 
 
 class CrawlProgress:
@@ -42,7 +60,10 @@ class CrawlProgress:
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[detail]}"),
+            PagesPerSecond(),
             TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
             console=console,
             transient=False,
             disable=not enabled,
@@ -79,6 +100,14 @@ class CrawlProgress:
             event = invocation.event if isinstance(invocation.event, dict) else {}
             if isinstance(result.get("run"), dict) and "page_count" in result["run"]:
                 self.total = int(result["run"]["page_count"])
+            elif isinstance(result.get("results_key"), str):  # a distributed batch's record
+                counts = result.get("counts")
+                counts = counts if isinstance(counts, dict) else {}
+                pages = result.get("pages")
+                self.done += pages if isinstance(pages, int) else 0
+                self.ok += int(counts.get("ok", 0))
+                self.failed += int(counts.get("failed", 0))
+                self.skipped += int(counts.get("skipped", 0))
             elif isinstance(result.get("results"), list):
                 earlier = event.get("retry_count")
                 earlier = earlier if isinstance(earlier, int) else 0

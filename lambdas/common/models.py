@@ -152,6 +152,8 @@ class CrawlBatchDistributedOutput(TypedDict):
     lane_id: int
     results_key: str
     pages: int
+    # {"ok", "failed", "skipped"} of the batch, for progress (the state's ResultSelector drops it)
+    counts: NotRequired[dict[str, int]]
 
 
 class PageResult(TypedDict):

@@ -192,6 +192,8 @@ def crawl_distributed_batch(
         results_key=to["key"],
         pages=len(result["results"]),
     )
+    summary = summarize(result["results"])
+    output["counts"] = {k: summary[k] for k in ("ok", "failed", "skipped")}
     return output, result
 
 

@@ -81,6 +81,7 @@ def test_reads_the_batch_writes_the_result_returns_a_small_record(
         "lane_id": 2,
         "results_key": f"runs/{RUN}/results/2/0.json",
         "pages": 2,
+        "counts": {"ok": 1, "failed": 1, "skipped": 0},  # for progress; the state drops it
     }
     stored = json.loads(
         crawl_env.s3.get_object(Bucket=crawl_env.bucket, Key=f"runs/{RUN}/results/2/0.json")[
