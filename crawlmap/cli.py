@@ -14,7 +14,7 @@ import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console
 
@@ -25,7 +25,7 @@ from crawlmap.engine.template import definition_of, function_specs, load_templat
 from crawlmap.inspect_cli import add_inspect_commands
 from crawlmap.runfolder import RunFolderWriter, crawlmap_home, read_json, runs_dir
 from crawlmap.serve.cli import add_serve_command
-from lambdas.common import env
+from lambdas.common import env, tunables
 from lambdas.common.errors import ConfigError
 from lambdas.common.urls import UrlError, canonicalize
 from lambdas.list_pages.execution_input import BATCH_SIZE_RANGE, DISTRIBUTED_THRESHOLD_RANGE
@@ -48,6 +48,28 @@ def _int_in(low: int, high: int) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def _tunable_value(key: str) -> Callable[[str], Any]:
+    """An option's parser that checks a value as cdk.json's `key` is checked (the range and
+    type from lambdas/common/tunables.py, the one table of tunables)."""
+    entry = tunables.tunable(key)
+
+    def parse(text: str) -> Any:
+        try:
+            return tunables.from_env(entry, text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(exc.problem) from None
+
+    return parse
+
+
+# Tunables `crawlmap run` sets for one run through the functions' environment (no re-synthesis):
+# option -> cdk.json key.
+PER_RUN_TUNABLES = {
+    "--per-host-concurrency": "per_host_concurrency",
+    "--per-host-delay": "per_host_delay",
+}
 
 
 # ------------------------------------------------------------------------ input
@@ -150,16 +172,36 @@ def engine_options(
     )
 
 
-def run_options(args: argparse.Namespace, on_invocation: Any) -> EngineOptions:
+def run_context(args: argparse.Namespace) -> dict[str, Any]:
+    """The cdk.json overrides of one run (-c KEY=VALUE, --max-concurrency), checked as
+    `cdk synth -c` checks them: ConfigError names the key."""
+    from stacks.config import parse_context_options
+
+    options = list(args.context or [])
+    if args.max_concurrency is not None:
+        options.append(f"max_concurrency={args.max_concurrency}")
+    if options and args.template:
+        raise UsageError("-c and --max-concurrency change the synthesized app: drop --template")
+    return parse_context_options(options) if options else {}
+
+
+def run_overrides(args: argparse.Namespace) -> dict[str, str]:
+    """The functions' environment for one run: the options that need no re-synthesis."""
     overrides: dict[str, str] = {}
     if args.allow_private_networks:
         overrides[env.ALLOW_PRIVATE_NETWORKS] = "true"
     if args.no_robots:
         overrides[env.OBEY_ROBOTS] = "false"
-    context: dict[str, Any] = {}
-    if args.max_concurrency is not None:
-        context["max_concurrency"] = args.max_concurrency
-    return engine_options(args, on_invocation, overrides, context)
+    for option, key in PER_RUN_TUNABLES.items():
+        value = getattr(args, option.lstrip("-").replace("-", "_"))
+        entry = tunables.tunable(key)
+        if value is not None and entry.env is not None:
+            overrides[entry.env] = str(tunables.to_env(entry, value))
+    return overrides
+
+
+def run_options(args: argparse.Namespace, on_invocation: Any) -> EngineOptions:
+    return engine_options(args, on_invocation, run_overrides(args), run_context(args))
 
 
 # ------------------------------------------------------------------------ output
@@ -364,8 +406,16 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--template", metavar="FILE", help="a synthesized template to run instead")
 
 
+class CliParser(argparse.ArgumentParser):
+    """argparse, with a bad option reported as one line (the usage is one --help away)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CliParser(
         prog="crawlmap",
         description="A fan-out web crawler on AWS Step Functions, run here on the local engine.",
     )
@@ -401,6 +451,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="let the crawler fetch private and loopback addresses (e.g. a site on 127.0.0.1)",
     )
     run.add_argument("--no-robots", action="store_true", help="ignore robots.txt")
+    for option, key in PER_RUN_TUNABLES.items():
+        entry = tunables.tunable(key)
+        run.add_argument(
+            option,
+            type=_tunable_value(key),
+            metavar="N" if entry.codec == "int" else "SECONDS",
+            help=f"{entry.help} ({entry.allowed}; cdk.json {key}, default {entry.default})",
+        )
+    run.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a cdk.json key for this run, as `cdk synth -c` does (repeatable;"
+        ' e.g. -c max_pages=500 -c selectors=\'{"price": ".price"}\'; re-synthesizes once)',
+    )
     add_engine_arguments(run)
     run.set_defaults(func=cmd_run)
 
