@@ -103,6 +103,20 @@ class S3Location(TypedDict):
     key: str
 
 
+class SourceProblem(TypedDict):
+    """One sitemap entry or child sitemap that was left out of the run, and why."""
+
+    source: str  # the sitemap (index) it came from, or the child sitemap that failed
+    reason: str  # e.g. "entry 12 ('javascript:x'): only http and https URLs are crawled"
+
+
+class SourceProblems(TypedDict):
+    """What the source listed that could not be crawled: counted, the first few kept."""
+
+    count: int
+    first: list[SourceProblem]  # at most 10, in the order they were found
+
+
 class RunInfo(TypedDict):
     run_id: str  # the execution name
     started_at: str  # ISO 8601, from $$.Execution.StartTime
@@ -117,6 +131,10 @@ class RunInfo(TypedDict):
     results_prefix: str | None
     lane_count: NotRequired[int]
     lanes_location: NotRequired[S3Location | None]  # distributed: the JSON array of LaneRef
+    # Set only when the sitemap (index) had entries or child sitemaps that were left out.
+    source_problems: NotRequired[SourceProblems]
+    # Set when the run did not crawl at all, e.g. "another run (<id>) is still running".
+    skipped_reason: NotRequired[str]
 
 
 class ListPagesOutput(TypedDict):
@@ -232,6 +250,8 @@ class RunSummary(TypedDict):
     finished_at: str
     duration_s: float
     first_failures: list[FailureSample]  # at most 10
+    source_problems: NotRequired[SourceProblems]  # copied from RunInfo when set
+    skipped_reason: NotRequired[str]  # copied from RunInfo: the run crawled nothing, and why
 
 
 def unmeasured_result(url: str, *, error: str | None, attempts: int) -> PageResult:

@@ -42,6 +42,7 @@ def handler(event: dict[str, Any], context: Any) -> ListPagesOutput:
             "batch_count": run["batch_count"],
             "lane_count": run.get("lane_count"),
             "duplicates_dropped": run["duplicates_dropped"],
+            "source_problems": run.get("source_problems", {}).get("count", 0),
         },
     )
     return output

@@ -21,14 +21,17 @@ from lambdas.common.models import (
     ListPagesOutput,
     Mode,
     PageTask,
+    RobotsVerdict,
     RunInfo,
     S3Location,
 )
+from lambdas.common.observability import logger
 from lambdas.common.settings import Settings
 from lambdas.common.store import Store, parse_instant
 from lambdas.common.urls import DEFAULT_TRACKING_PARAMS, UrlError, canonicalize
 from lambdas.list_pages.execution_input import describe_type, parse_execution_input
 from lambdas.list_pages.lanes import LaneSettings, batch_count, plan_lanes
+from lambdas.list_pages.problems import ProblemLog, describe_exception, quoted
 from lambdas.list_pages.robots_check import RobotsChecker
 from lambdas.list_pages.sources import Candidate, ObjectStore, SitemapFetcher, candidates
 
@@ -117,29 +120,60 @@ def parse_event(event: object) -> RunEvent:
     )
 
 
+def _canonical(candidate: Candidate, drop: frozenset[str]) -> str:
+    """The candidate's canonical URL; InvalidInputError (naming the entry) if it has none."""
+    if not isinstance(candidate.value, str):
+        kind = describe_type(candidate.value)
+        raise InvalidInputError(candidate.field, f"{candidate.where}must be a URL, got {kind}")
+    try:
+        url = canonicalize(candidate.value, drop)
+        url.encode("utf-8")  # a lone surrogate (JSON "\\ud800") cannot be stored or sent
+    except UrlError as exc:
+        raise InvalidInputError(candidate.field, f"{candidate.where}{exc}") from None
+    except UnicodeEncodeError:
+        problem = f"{candidate.where}is not valid Unicode text"
+        raise InvalidInputError(candidate.field, problem) from None
+    return url
+
+
+def _sitemap_entry(candidate: Candidate, drop: frozenset[str], problems: ProblemLog) -> str | None:
+    """A sitemap entry's canonical URL, or None after recording why it is left out."""
+    try:
+        return _canonical(candidate, drop)
+    except InvalidInputError as exc:
+        reason = exc.problem.removeprefix(candidate.where)
+    except Exception as exc:  # whatever else a hostile <loc> provokes stays with the entry
+        reason = describe_exception(exc)
+    value = candidate.value if isinstance(candidate.value, str) else repr(candidate.value)
+    where = candidate.source or candidate.field
+    problems.add(where, f"entry {candidate.entry} ({quoted(value)}): {reason}")
+    return None
+
+
 def canonical_pages(
     found: Iterable[Candidate],
     *,
     tracking_params: Iterable[str],
     max_pages: int,
     source_field: str,
+    problems: ProblemLog | None = None,
 ) -> tuple[list[str], int]:
-    """Canonical URLs in first-seen order, and how many duplicates were dropped."""
+    """Canonical URLs in first-seen order, and how many duplicates were dropped.
+
+    A bad entry of the user's own list is invalid input; a bad sitemap entry (one with a
+    `source`) is recorded in `problems` and left out.
+    """
+    log = problems if problems is not None else ProblemLog()
     drop = frozenset(tracking_params)
     unique: dict[str, None] = {}
     duplicates = 0
     for candidate in found:
-        if not isinstance(candidate.value, str):
-            kind = describe_type(candidate.value)
-            raise InvalidInputError(candidate.field, f"{candidate.where}must be a URL, got {kind}")
-        try:
-            url = canonicalize(candidate.value, drop)
-            url.encode("utf-8")  # a lone surrogate (JSON "\\ud800") cannot be stored or sent
-        except UrlError as exc:
-            raise InvalidInputError(candidate.field, f"{candidate.where}{exc}") from None
-        except UnicodeEncodeError:
-            problem = f"{candidate.where}is not valid Unicode text"
-            raise InvalidInputError(candidate.field, problem) from None
+        if candidate.source is None:
+            url: str | None = _canonical(candidate, drop)
+        else:
+            url = _sitemap_entry(candidate, drop, log)
+        if url is None:
+            continue
         if url in unique:
             duplicates += 1
             continue
@@ -150,8 +184,25 @@ def canonical_pages(
                 f"has more than {max_pages} pages (the max_pages setting, {env.MAX_PAGES})",
             )
     if not unique:
+        if log.count:
+            raise InvalidInputError(
+                source_field, f"lists no page that can be crawled ({log.summary_text()})"
+            )
         raise InvalidInputError(source_field, "lists no pages")
     return list(unique), duplicates
+
+
+def robots_verdicts(check: RobotsChecker | None, urls: Sequence[str]) -> dict[str, RobotsVerdict]:
+    """The pages' robots.txt verdicts. The checker contains each origin's failure itself; if
+    it still raises, no page gets a verdict and CrawlBatch reads robots.txt (RFC 9309's rules
+    are applied there): a robots.txt problem never fails ListPages."""
+    if check is None:
+        return {}
+    try:
+        return check(urls)
+    except Exception:
+        logger.exception("robots.txt check failed: CrawlBatch reads robots.txt for every page")
+        return {}
 
 
 def compact_json(value: object) -> bytes:
@@ -229,20 +280,26 @@ def list_pages(event: object, context: ListingContext) -> ListPagesOutput:
     settings = context.settings
     run = parse_event(event)
     request = parse_execution_input(run.execution_input, settings)
-    found = candidates(request.source, fetch_sitemap=context.fetch_sitemap, objects=context.objects)
+    problems = ProblemLog()
+    found = candidates(
+        request.source,
+        fetch_sitemap=context.fetch_sitemap,
+        objects=context.objects,
+        problems=problems,
+    )
     urls, duplicates = canonical_pages(
         found,
         tracking_params=DEFAULT_TRACKING_PARAMS | set(settings.tracking_params),
         max_pages=settings.max_pages,
         source_field=request.source_field,
+        problems=problems,
     )
     previous = context.store.previous_states(urls)
     tasks = [PageTask(url=url, previous=previous.get(url)) for url in urls]
-    if context.check_robots is not None:
-        verdicts = context.check_robots(urls)
-        for task in tasks:
-            if task["url"] in verdicts:
-                task["robots"] = verdicts[task["url"]]
+    verdicts = robots_verdicts(context.check_robots, urls)
+    for task in tasks:
+        if task["url"] in verdicts:
+            task["robots"] = verdicts[task["url"]]
 
     def plan(batch_size: int, max_lanes: int) -> list[Lane]:
         return plan_lanes(
@@ -283,4 +340,7 @@ def list_pages(event: object, context: ListingContext) -> ListPagesOutput:
         lane_count=len(lanes),
         lanes_location=location,
     )
+    report = problems.report()
+    if report is not None:
+        info["source_problems"] = report
     return ListPagesOutput(run=info, lanes=lanes if mode == "inline" else [])

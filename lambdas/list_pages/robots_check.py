@@ -4,7 +4,10 @@ Each page then carries its verdict (PageTask.robots) to CrawlBatch, so a run of 
 on one site asks for its robots.txt once, not once per batch, and every batch applies the
 same rules. Origins whose robots.txt gives no usable answer (5xx, 429, no response) or that
 are not reached within the time budget get no verdict: CrawlBatch reads robots.txt itself for
-them, which also retries a briefly unavailable robots.txt.
+them, which also retries a briefly unavailable robots.txt, and fails their pages with the
+reason when it stays unavailable (RFC 9309: disallow all). Whatever one origin's robots.txt
+raises or returns stays with that origin (RobotsCache turns it into "unavailable"; anything
+left over is caught here per origin): it never fails ListPages nor another origin's verdicts.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 
 from lambdas.common.models import RobotsVerdict
+from lambdas.common.observability import logger
 from lambdas.common.robots import RobotsCache, RobotsRules, origin_of
 from lambdas.common.safe_http import FetchLimits, Resolver, make_async_client
 from lambdas.common.settings import Settings
@@ -54,11 +58,13 @@ async def _read_all(
         async with gate:
             if loop.time() >= deadline:
                 return  # out of budget: CrawlBatch reads this origin's robots.txt itself
-            rules = await cache.rules_for(origin_urls[0])
-        for url in origin_urls:
-            verdict = verdict_for(url, rules, settings.user_agent)
-            if verdict is not None:
-                verdicts[url] = verdict
+            try:
+                rules = await cache.rules_for(origin_urls[0])
+                found = {url: verdict_for(url, rules, settings.user_agent) for url in origin_urls}
+            except Exception:  # contained per origin: CrawlBatch reads this one itself
+                logger.exception("robots.txt check failed", extra={"origin": origin_urls[0]})
+                return
+        verdicts.update({url: v for url, v in found.items() if v is not None})
 
     try:
         await asyncio.gather(*(read(group) for group in by_origin.values()))

@@ -3,6 +3,8 @@
 Each source yields candidates lazily: (field, where, raw value). The field and `where` name
 the entry in an error message; laziness lets the page limit stop a huge sitemap index before
 every child sitemap is fetched. Fetching is injected (tests serve sitemaps from 127.0.0.1).
+A sitemap's bad entries and dead child sitemaps are problems (problems.py), not errors: only
+a top-level sitemap that cannot be read, or that yields no page at all, fails the run.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from lambdas.common.errors import InvalidInputError
 from lambdas.common.settings import Settings
 from lambdas.common.urls import UrlError, canonicalize
 from lambdas.list_pages.execution_input import ExplicitPages, S3Source, SitemapSource, Source
+from lambdas.list_pages.problems import ProblemLog, describe_exception, quoted
 from lambdas.list_pages.sitemap import (
     MAX_SITEMAP_BYTES,
     SitemapError,
@@ -53,6 +56,10 @@ class Candidate(NamedTuple):
     field: str  # e.g. "pages[3]" or "sitemap"
     where: str  # e.g. "" or "entry 12 of https://example.com/sitemap.xml: "
     value: object
+    # The sitemap the entry came from: a bad entry there is a problem of that sitemap, left
+    # out of the run. None (the user's own list): a bad entry is invalid input.
+    source: str | None = None
+    entry: int = 0  # its number in that sitemap
 
 
 def safe_http_fetcher(settings: Settings) -> SitemapFetcher:
@@ -104,36 +111,62 @@ def explicit_candidates(source: ExplicitPages) -> Iterator[Candidate]:
 
 
 def _load_sitemap(url: str, fetch: SitemapFetcher) -> tuple[str, list[str]]:
+    """The sitemap's kind and locations; SourceError (with the reason) for anything else."""
     try:
         body = decompress_if_gzip(fetch(url, MAX_SITEMAP_BYTES))
         sitemap = parse_sitemap(body)
     except SourceError as exc:
-        raise InvalidInputError("sitemap", f"could not fetch {url}: {exc.reason}") from None
+        raise SourceError(f"could not fetch {url}: {exc.reason}") from None
     except SitemapError as exc:
-        raise InvalidInputError("sitemap", f"{url} {exc}") from None
+        raise SourceError(f"{url} {exc}") from None
+    except Exception as exc:  # a fetcher or parser bug is this sitemap's problem, not the run's
+        raise SourceError(f"could not read {url} ({describe_exception(exc)})") from None
     return sitemap.kind, sitemap.locations
 
 
-def sitemap_candidates(source: SitemapSource, fetch: SitemapFetcher) -> Iterator[Candidate]:
-    """The pages of a sitemap, or of each sitemap a sitemap index lists (one level deep)."""
-    kind, locations = _load_sitemap(source.url, fetch)
+def _urlset_candidates(url: str, locations: list[str]) -> Iterator[Candidate]:
+    for number, loc in enumerate(locations, start=1):
+        yield Candidate("sitemap", f"entry {number} of {url}: ", loc, url, number)
+
+
+def sitemap_candidates(
+    source: SitemapSource, fetch: SitemapFetcher, problems: ProblemLog | None = None
+) -> Iterator[Candidate]:
+    """The pages of a sitemap, or of each sitemap a sitemap index lists (one level deep).
+
+    Only the top-level sitemap must be readable (else InvalidInputError): a child sitemap
+    that cannot be fetched or parsed, or a bad child `<loc>`, is recorded in `problems` and
+    the other children are read. Page entries carry their sitemap as `source`, so that
+    canonical_pages records a bad one as a problem too.
+    """
+    log = problems if problems is not None else ProblemLog()
+    try:
+        kind, locations = _load_sitemap(source.url, fetch)
+    except SourceError as exc:
+        raise InvalidInputError("sitemap", exc.reason) from None
     if kind == "urlset":
-        for number, loc in enumerate(locations, start=1):
-            yield Candidate("sitemap", f"entry {number} of {source.url}: ", loc)
+        yield from _urlset_candidates(source.url, locations)
         return
+    seen: set[str] = set()
     for number, loc in enumerate(locations, start=1):
         try:
             child = canonicalize(loc, ())
-        except UrlError as exc:
-            where = f"sitemap {number} of the index {source.url}"
-            raise InvalidInputError("sitemap", f"{where}: {exc}") from None
-        child_kind, child_locations = _load_sitemap(child, fetch)
+        except Exception as exc:  # UrlError, or whatever else a hostile <loc> provokes
+            reason = exc if isinstance(exc, UrlError) else describe_exception(exc)
+            log.add(source.url, f"sitemap {number} ({quoted(loc)}): {reason}")
+            continue
+        if child in seen:
+            continue
+        seen.add(child)
+        try:
+            child_kind, child_locations = _load_sitemap(child, fetch)
+        except SourceError as exc:
+            log.add(child, exc.reason)
+            continue
         if child_kind != "urlset":
-            raise InvalidInputError(
-                "sitemap", f"{child} is a sitemap index inside an index; only one level is read"
-            )
-        for entry, page in enumerate(child_locations, start=1):
-            yield Candidate("sitemap", f"entry {entry} of {child}: ", page)
+            log.add(child, "is a sitemap index inside an index; only one level is read")
+            continue
+        yield from _urlset_candidates(child, child_locations)
 
 
 def s3_candidates(source: S3Source, objects: ObjectStore) -> Iterator[Candidate]:
@@ -166,10 +199,14 @@ def s3_candidates(source: S3Source, objects: ObjectStore) -> Iterator[Candidate]
 
 
 def candidates(
-    source: Source, *, fetch_sitemap: SitemapFetcher, objects: ObjectStore
+    source: Source,
+    *,
+    fetch_sitemap: SitemapFetcher,
+    objects: ObjectStore,
+    problems: ProblemLog | None = None,
 ) -> Iterator[Candidate]:
     if isinstance(source, ExplicitPages):
         return explicit_candidates(source)
     if isinstance(source, SitemapSource):
-        return sitemap_candidates(source, fetch_sitemap)
+        return sitemap_candidates(source, fetch_sitemap, problems)
     return s3_candidates(source, objects)

@@ -67,7 +67,7 @@ class SummaryCounter:
             duration = (finished_at - parse_instant(run["started_at"])).total_seconds()
         except ValueError:
             duration = 0.0
-        return RunSummary(
+        summary = RunSummary(
             run_id=run["run_id"],
             mode=run["mode"],
             total=self.total,
@@ -83,6 +83,12 @@ class SummaryCounter:
             duration_s=round(max(duration, 0.0), 3),
             first_failures=list(self.first_failures),
         )
+        problems = run.get("source_problems")
+        if isinstance(problems, dict) and problems.get("count"):
+            summary["source_problems"] = problems
+        if isinstance(run.get("skipped_reason"), str):
+            summary["skipped_reason"] = run["skipped_reason"]
+        return summary
 
 
 def subject_line(summary: RunSummary) -> str:
@@ -91,6 +97,10 @@ def subject_line(summary: RunSummary) -> str:
         f"{summary['ok']} ok, {summary['failed']} failed, "
         f"{summary['changed']} changed, {summary['new']} new"
     )
+    skipped = summary.get("skipped_reason")
+    if skipped is not None:
+        overlap = skipped.startswith("another run")
+        counts = "skipped, another run is still running" if overlap else "skipped"
     room = MAX_SUBJECT_CHARS - len("crawlmap run : ") - len(counts)
     run_id = summary["run_id"]
     if len(run_id) > room:
@@ -111,6 +121,13 @@ def message_text(summary: RunSummary) -> str:
         f"failed:    {summary['failed']}  ({summary['failure_ratio']:.1%} of attempted pages)",
         f"skipped:   {summary['skipped']}  (robots.txt)",
     ]
+    if "skipped_reason" in summary:
+        lines += ["", f"the run was skipped: {summary['skipped_reason']}"]
+    problems = summary.get("source_problems")
+    if problems:
+        noun = "entry or child sitemap" if problems["count"] == 1 else "entries or child sitemaps"
+        lines += ["", f"source problems: {problems['count']} {noun} left out of the run"]
+        lines += [f"  {p['source']}  {p['reason']}" for p in problems["first"]]
     if summary["first_failures"]:
         lines += ["", "first failures:"]
         lines += [f"  {f['url']}  {f['error'] or ''}".rstrip() for f in summary["first_failures"]]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lambdas.common.errors import InvalidInputError
-from lambdas.common.models import Batch, Lane, ListPagesOutput, PageTask
+from lambdas.common.models import Batch, Lane, ListPagesOutput, PageTask, RobotsVerdict
 from lambdas.common.settings import Settings
 from lambdas.common.store import DynamoDBStore, SQLiteStore
 from lambdas.list_pages import handler as list_pages_handler
@@ -183,10 +183,134 @@ def test_a_missing_sitemap_is_invalid_input_naming_the_url(
     assert "/nope.xml" in caught.value.problem
 
 
-def test_a_bad_loc_in_a_sitemap_names_the_entry(local_env: Path, static_site: StaticSite) -> None:
-    root = static_site.add("/sitemap.xml", sitemap("https://a.test/", "javascript:alert(1)"))
-    with pytest.raises(InvalidInputError, match=r"^sitemap: entry 2 of .*only http and https"):
+def test_a_bad_loc_among_good_ones_is_counted_and_the_rest_is_listed(
+    local_env: Path, static_site: StaticSite
+) -> None:
+    root = static_site.add(
+        "/sitemap.xml", sitemap("https://a.test/", "javascript:alert(1)", "https://b.test/")
+    )
+    output = list_pages_handler.handler(event({"sitemap": root}), None)
+    assert [p["url"] for b in batches(output) for p in b["pages"]] == [
+        "https://a.test/",
+        "https://b.test/",
+    ]
+    assert output["run"]["source_problems"] == {
+        "count": 1,
+        "first": [
+            {
+                "source": root,
+                "reason": "entry 2 ('javascript:alert(1)'): only http and https URLs are"
+                " crawled, not 'javascript'",
+            }
+        ],
+    }
+
+
+def test_dead_and_malformed_child_sitemaps_are_counted_and_the_others_crawled(
+    local_env: Path, static_site: StaticSite
+) -> None:
+    base = static_site.base
+    good = static_site.add("/good.xml", sitemap(f"{base}/a", "/relative", f"{base}/b"))
+    broken = static_site.add("/broken.xml", b"<urlset><url><loc>x</loc>")
+    static_site.add("/down.xml", b"oops", "text/plain", status=500)
+    ns = "http://www.sitemaps.org/schemas/sitemap/0.9"
+    children = [f"{base}/dead.xml", "javascript:void(0)", broken, good, f"{base}/down.xml"]
+    locs = "".join(f"<sitemap><loc>{child}</loc></sitemap>" for child in children)
+    root = static_site.add(
+        "/sitemap.xml", f'<sitemapindex xmlns="{ns}">{locs}</sitemapindex>'.encode()
+    )
+
+    output = list_pages_handler.handler(event({"sitemap": root}), None)
+
+    assert [p["url"] for b in batches(output) for p in b["pages"]] == [f"{base}/a", f"{base}/b"]
+    problems = output["run"]["source_problems"]
+    assert problems["count"] == 5
+    assert [(p["source"], p["reason"].split(" ", 1)[0]) for p in problems["first"]] == [
+        (f"{base}/dead.xml", "could"),
+        (root, "sitemap"),
+        (broken, broken),
+        (good, "entry"),
+        (f"{base}/down.xml", "could"),
+    ]
+    assert "HTTP 404" in problems["first"][0]["reason"]
+    assert "not well-formed XML" in problems["first"][2]["reason"]
+    assert problems["first"][3]["reason"].startswith("entry 2 ('/relative'): only http")
+    assert "HTTP 500" in problems["first"][4]["reason"]
+
+
+def test_a_sitemap_with_nothing_usable_fails_with_one_reason(
+    local_env: Path, static_site: StaticSite
+) -> None:
+    root = static_site.add("/sitemap.xml", sitemap("javascript:alert(1)", "mailto:x@a.test"))
+    with pytest.raises(InvalidInputError) as caught:
         list_pages_handler.handler(event({"sitemap": root}), None)
+    assert caught.value.field == "sitemap"
+    assert caught.value.problem == (
+        f"lists no page that can be crawled (2 problems; first: {root}: entry 1"
+        " ('javascript:alert(1)'): only http and https URLs are crawled, not 'javascript')"
+    )
+
+
+def test_only_the_first_ten_problems_are_kept_but_all_are_counted(
+    local_env: Path, static_site: StaticSite
+) -> None:
+    bad = [f"javascript:{n}" for n in range(25)]
+    root = static_site.add("/sitemap.xml", sitemap(*bad, "https://a.test/"))
+    output = list_pages_handler.handler(event({"sitemap": root}), None)
+    problems = output["run"]["source_problems"]
+    assert problems["count"] == 25
+    assert [p["reason"].split(" ")[1] for p in problems["first"]] == [str(n) for n in range(1, 11)]
+
+
+def test_a_fetcher_that_raises_anything_is_contained_per_child(tmp_path: Path) -> None:
+    ns = "http://www.sitemaps.org/schemas/sitemap/0.9"
+    index = (
+        f'<sitemapindex xmlns="{ns}"><sitemap><loc>https://a.test/bug.xml</loc></sitemap>'
+        f"<sitemap><loc>https://a.test/ok.xml</loc></sitemap></sitemapindex>"
+    ).encode()
+
+    def fetch(url: str, max_bytes: int) -> bytes:
+        if url.endswith("bug.xml"):
+            raise RecursionError("maximum recursion depth exceeded")
+        return index if url.endswith("index.xml") else sitemap("https://a.test/page")
+
+    settings = Settings(sqlite_path=str(tmp_path / "s.db"))
+    context = ListingContext(settings, SQLiteStore(tmp_path / "s.db"), fetch, S3Objects())
+    output = list_pages(event({"sitemap": "https://a.test/index.xml"}), context)
+    assert [p["url"] for b in batches(output) for p in b["pages"]] == ["https://a.test/page"]
+    [problem] = output["run"]["source_problems"]["first"]
+    assert problem == {
+        "source": "https://a.test/bug.xml",
+        "reason": "could not read https://a.test/bug.xml (RecursionError: maximum recursion"
+        " depth exceeded)",
+    }
+
+
+def test_a_robots_txt_redirecting_to_a_bad_port_affects_only_its_origin(
+    local_env: Path, static_site: StaticSite
+) -> None:
+    static_site.server.redirect("/robots.txt", "http://127.0.0.1:99999/robots.txt")
+    pages = [f"{static_site.base}/a", "https://a.test/"]
+    output = list_pages_handler.handler(event({"pages": pages}), None)
+    tasks = {p["url"]: p for b in batches(output) for p in b["pages"]}
+    assert sorted(tasks) == sorted(pages)
+    assert "robots" not in tasks[f"{static_site.base}/a"]  # CrawlBatch applies RFC 9309 itself
+
+
+def test_a_robots_check_that_raises_leaves_every_verdict_to_crawl_batch(tmp_path: Path) -> None:
+    def broken_check(urls: Sequence[str]) -> dict[str, RobotsVerdict]:
+        raise ValueError("Port out of range 0-65535")
+
+    settings = Settings(sqlite_path=str(tmp_path / "s.db"))
+    context = ListingContext(
+        settings,
+        SQLiteStore(tmp_path / "s.db"),
+        safe_http_fetcher(settings),
+        S3Objects(),
+        check_robots=broken_check,
+    )
+    output = list_pages(event({"pages": ["https://a.test/"]}), context)
+    assert batches(output)[0]["pages"] == [{"url": "https://a.test/", "previous": None}]
 
 
 def test_sitemaps_on_private_addresses_are_refused_by_default(
