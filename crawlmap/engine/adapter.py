@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crawlmap.engine.errors import EngineError
+from crawlmap.engine.isolation.environment import invocation_environment, process_variables
+from crawlmap.engine.isolation.log_keys import invocation_log_keys
 from crawlmap.engine.template import FunctionSpec
 
 Handler = Callable[[Any, Any], Any]
@@ -73,8 +75,18 @@ class FunctionRuntime:
     display_name: str  # the state that calls it, as the console shows it
     local_name: str
     arn: str
+    environment: Mapping[str, str] = field(default_factory=dict)  # its own (resources.py)
     handler: Handler | None = None
     stats: FunctionStats = field(default_factory=FunctionStats)
+
+    def invocation_environment(self, context: LambdaContext) -> dict[str, str]:
+        """os.environ as this invocation sees it: what any process has (PATH, the mock's
+        credentials), then the function's own variables, as on Lambda."""
+        return {
+            **process_variables(),
+            **self.environment,
+            "AWS_LAMBDA_LOG_STREAM_NAME": context.log_stream_name,
+        }
 
     def warm(self) -> None:
         module_name, _, attr = self.spec.handler.rpartition(".")
@@ -156,23 +168,26 @@ class LambdaAdapter:
             runtime.warm()
         assert runtime.handler is not None
         context = LambdaContext(runtime)
-        started = time.perf_counter()
         result: Any = None
         result_text = ""
         error_type: str | None = None
         error_message: str | None = None
         trace: list[str] = []
-        try:
-            # Serialized as Lambda does (this also copies it: nothing shared with the handler).
-            result_text = json.dumps(runtime.handler(event, context), separators=(",", ":"))
-            result = json.loads(result_text)
-        except TypeError as exc:
-            error_type, error_message = "Runtime.MarshalError", f"Unable to marshal response: {exc}"
-        except Exception as exc:  # Lambda reports any exception the handler raises
-            error_type, error_message = type(exc).__name__, str(exc)
-            # As Lambda's Python runtime reports it: the handler's frames, not the engine's.
-            trace = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])
-        duration_ms = (time.perf_counter() - started) * 1000
+        # Its own environment and log keys, as if it had the process to itself (isolation/).
+        with invocation_environment(runtime.invocation_environment(context)), invocation_log_keys():
+            started = time.perf_counter()
+            try:
+                # Serialized as Lambda does (this also copies it: nothing shared with the handler).
+                result_text = json.dumps(runtime.handler(event, context), separators=(",", ":"))
+                result = json.loads(result_text)
+            except TypeError as exc:
+                error_type = "Runtime.MarshalError"
+                error_message = f"Unable to marshal response: {exc}"
+            except Exception as exc:  # Lambda reports any exception the handler raises
+                error_type, error_message = type(exc).__name__, str(exc)
+                # As Lambda's Python runtime reports it: the handler's frames, not the engine's.
+                trace = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])
+            duration_ms = (time.perf_counter() - started) * 1000
         if error_type is None and duration_ms > runtime.spec.timeout_s * 1000:
             # Lambda would have stopped it at its timeout.
             error_type = "Sandbox.Timedout"

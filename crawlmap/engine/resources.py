@@ -5,18 +5,19 @@
 - The DynamoDB table: the handlers' store becomes SQLite (CRAWLMAP_SQLITE_PATH).
 - The SNS topic: the notification is written to a file and printed (CRAWLMAP_NOTIFY_FILE).
 
-Environment: the handlers read os.environ, and Map iterations of every function run
-concurrently in threads of one process, so the engine sets ONE environment per run: the union
-of the functions' variables (they share names and values in crawlmap's stack) plus the local
-mapping above. A variable two functions set differently is reported in `conflicts`; the first
-function's value wins.
+Environment: each function sees its own Environment from the template (intrinsics resolved),
+the local stand-ins above, the caller's overrides, and what Lambda sets for every function
+(AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_MEMORY_SIZE, AWS_REGION, ...):
+`RunEnvironment.functions`; isolation/environment.py makes it the only environment its
+invocations see, although they share one process. `variables` is the union, for the engine's
+own use outside invocations (a variable two functions set differently is in `conflicts`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from crawlmap.engine.errors import EngineError
@@ -116,8 +117,24 @@ class LocalResources:
 
 @dataclass(frozen=True)
 class RunEnvironment:
-    variables: dict[str, str]
+    variables: dict[str, str]  # the union (the engine's own use)
     conflicts: list[str]
+    functions: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> its own
+
+
+def lambda_variables(spec: FunctionSpec, resources: LocalResources) -> dict[str, str]:
+    """What Lambda's runtime sets in every function's environment."""
+    name = resources.function_name(spec.logical_id)
+    return {
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+        "_HANDLER": spec.handler,
+    }
 
 
 def run_environment(
@@ -128,25 +145,31 @@ def run_environment(
     notify_file: str,
     overrides: Mapping[str, str] | None = None,
 ) -> RunEnvironment:
-    """The one environment all handlers of a run see (see the module docstring)."""
+    """Each function's environment and their union (see the module docstring)."""
+    local = {
+        env_names.SQLITE_PATH: sqlite_path,
+        env_names.NOTIFY_FILE: notify_file,
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
     merged: dict[str, str] = {}
     conflicts: list[str] = []
-    for spec in functions.values():
-        for name, raw in spec.environment.items():
-            value = str(resolve(raw, resources))
+    own: dict[str, dict[str, str]] = {}
+    for logical_id, spec in functions.items():
+        variables = {name: str(resolve(raw, resources)) for name, raw in spec.environment.items()}
+        for name, value in variables.items():
             if name in merged and merged[name] != value:
                 conflicts.append(f"{name}: {spec.logical_id} sets {value!r}, kept {merged[name]!r}")
                 continue
             merged[name] = value
-    merged.update(
-        {
-            env_names.SQLITE_PATH: sqlite_path,
-            env_names.NOTIFY_FILE: notify_file,
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
+        # Later sources win: the template, the local stand-ins, the overrides, Lambda's own.
+        own[logical_id] = {
+            **variables,
+            **local,
+            **(overrides or {}),
+            **lambda_variables(spec, resources),
         }
-    )
+    merged.update(local)
+    merged.update({"AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION})
     merged.update(overrides or {})
-    return RunEnvironment(variables=merged, conflicts=conflicts)
+    return RunEnvironment(variables=merged, conflicts=conflicts, functions=own)

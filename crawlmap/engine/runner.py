@@ -30,6 +30,8 @@ from moto.stepfunctions.responses import get_backend
 from crawlmap.engine import moto_gaps
 from crawlmap.engine.adapter import FunctionRuntime, Invocation, LambdaAdapter, fresh_container
 from crawlmap.engine.errors import EngineError
+from crawlmap.engine.isolation import log_keys
+from crawlmap.engine.isolation.environment import per_invocation_environ
 from crawlmap.engine.resources import LocalResources, RunEnvironment, run_environment
 from crawlmap.engine.results import collect_results, read_notification
 from crawlmap.engine.runs import crawlmap_home, iso, new_run_id, write_json, write_jsonl
@@ -345,7 +347,8 @@ def prepare_run(options: EngineOptions) -> PreparedRun:
         notify_file=str(notify_file.resolve()),
         overrides=options.env_overrides,
     )
-    notes.extend(environment.conflicts)
+    for runtime in runtimes:  # each function sees only its own environment
+        runtime.environment = environment.functions[runtime.spec.logical_id]
     invocations_per_url: dict[str, int] = {}
     counter_lock = threading.Lock()
     retriers = _retriers(definition)
@@ -392,8 +395,10 @@ def engine_session(run: PreparedRun) -> Iterator[None]:
         (run.run_dir / "logs.txt").open("w", encoding="utf-8") as log,
         _function_logs_to(log),
         _process_environment(run.environment.variables),
+        per_invocation_environ(),
         fresh_container(),
     ):
+        log_keys.install()
         moto_gaps.install()
         run.adapter.warm()
         run.store_writes = _count_store_writes()

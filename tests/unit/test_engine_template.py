@@ -132,3 +132,9 @@ def test_one_environment_for_the_run_with_local_stand_ins() -> None:
     assert variables["SHARED"] == "same"
     assert len(environment.conflicts) == 1
     assert "SHARED" in environment.conflicts[0]
+    # Each function's own environment: the stand-ins, the overrides and Lambda's variables.
+    assert set(environment.functions) == set(function_specs(TEMPLATE))
+    for logical_id, own in environment.functions.items():
+        assert own["CRAWLMAP_SQLITE_PATH"] == "/tmp/x.db"
+        assert own["CRAWLMAP_OBEY_ROBOTS"] == "false"
+        assert own["AWS_LAMBDA_FUNCTION_NAME"] == resources.function_name(logical_id)

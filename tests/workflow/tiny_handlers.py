@@ -61,3 +61,23 @@ def slow(event: Any, context: Any) -> Any:
     before = context.get_remaining_time_in_millis()
     time.sleep(event["seconds"])
     return {"remaining_ms_before": before}
+
+
+def environment_view(event: Any, context: Any) -> Any:
+    """What this invocation's os.environ holds of the names the test asks about."""
+    import os
+
+    return {name: os.environ.get(name) for name in event["names"]}
+
+
+def keyed_log(event: Any, context: Any) -> Any:
+    """Appends a log key, lets concurrent invocations append theirs, then logs with it."""
+    import time
+
+    from aws_lambda_powertools import Logger
+
+    logger = Logger(service="tiny")
+    logger.append_keys(item=event["n"])
+    time.sleep(0.05)
+    logger.info("logged", extra={"expected_item": event["n"]})
+    return event
