@@ -8,11 +8,13 @@ printed); 2 bad input on the command line (one message, no traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import sqlite3
 import sys
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -21,15 +23,28 @@ from rich.console import Console
 from crawlmap.console import CrawlProgress, results_table, summary_table, where_table
 from crawlmap.engine.errors import EngineError
 from crawlmap.engine.runner import EngineOptions, RunRecord, run_execution
-from crawlmap.engine.template import definition_of, function_specs, load_template
+from crawlmap.engine.template import (
+    definition_of,
+    function_specs,
+    load_template,
+    state_machine_resource,
+)
 from crawlmap.inspect_cli import add_inspect_commands
-from crawlmap.runfolder import RunFolderWriter, crawlmap_home, read_json, runs_dir
+from crawlmap.runfolder import (
+    RunFolderWriter,
+    crawlmap_home,
+    default_database,
+    read_json,
+    runs_dir,
+)
+from crawlmap.runfolder.store_file import StoreFileError, check_store_file
 from crawlmap.serve.cli import add_serve_command
 from lambdas.common import env, tunables
 from lambdas.common.errors import ConfigError
 from lambdas.common.urls import UrlError, canonicalize
 from lambdas.list_pages.execution_input import BATCH_SIZE_RANGE, DISTRIBUTED_THRESHOLD_RANGE
 
+DEBUG_ENV = "CRAWLMAP_DEBUG"  # set: an internal error shows its traceback
 MAX_INLINE_CONCURRENCY = 40  # Step Functions' inline Map runs at most 40 iterations at once
 
 
@@ -87,11 +102,17 @@ def read_pages_file(path: str) -> list[str]:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise UsageError(f"--pages-file {path}: not a valid JSON array ({exc.msg})") from None
-        if not all(isinstance(item, str) for item in data):
+        except RecursionError:
+            raise UsageError(f"--pages-file {path}: JSON nested too deeply") from None
+        if not isinstance(data, list) or not all(isinstance(item, str) for item in data):
             raise UsageError(f"--pages-file {path}: the JSON array must hold URL strings")
-        return list(data)
-    lines = (line.strip() for line in text.splitlines())
-    return [line for line in lines if line and not line.startswith("#")]
+        urls = list(data)
+    else:
+        lines = (line.strip() for line in text.splitlines())
+        urls = [line for line in lines if line and not line.startswith("#")]
+    if not urls:
+        raise UsageError(f"--pages-file {path}: no URLs in it (one per line, or a JSON array)")
+    return urls
 
 
 def canonical_pages(urls: Sequence[str], source: str = "URL") -> list[str]:
@@ -99,10 +120,20 @@ def canonical_pages(urls: Sequence[str], source: str = "URL") -> list[str]:
     seen: dict[str, None] = {}
     for index, url in enumerate(urls, start=1):
         try:
-            seen.setdefault(canonicalize(url), None)
+            seen.setdefault(canonicalize(_text(url)), None)
         except UrlError as exc:
             raise UsageError(f"{source} {index} ({url!r}): {exc}") from None
     return list(seen)
+
+
+def _text(value: str) -> str:
+    """`value` if it is text UTF-8 can carry: a lone surrogate (from a JSON escape such as
+    \\ud800, or undecodable bytes in argv) cannot travel in the execution input."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UrlError(f"not valid Unicode text (lone surrogate at position {exc.start})") from None
+    return value
 
 
 def execution_input(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
@@ -113,7 +144,7 @@ def execution_input(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]
     pages: list[str] = []
     if args.sitemap:
         try:
-            canonicalize(args.sitemap)
+            canonicalize(_text(args.sitemap))
         except UrlError as exc:
             raise UsageError(f"--sitemap {args.sitemap!r}: {exc}") from None
         payload = {"sitemap": args.sitemap}
@@ -139,9 +170,62 @@ def synthesized_template(
 ) -> dict[str, Any]:
     """The app's template (synthesized once per change of the app, then read from the cache)."""
     if template_path:
-        return load_template(crawlmap_home() / "cache", template_path=Path(template_path))
+        return read_template(Path(template_path))
     with console.status("synthesizing the CDK app (cached after the first time)"):
         return load_template(crawlmap_home() / "cache", context)
+
+
+def read_template(path: Path) -> dict[str, Any]:
+    """A synthesized template file (--template), checked for what the engine needs: one
+    state machine whose definition resolves, and the Lambda functions it calls."""
+    where = f"--template {path}"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"{where}: cannot read it ({reason})") from None
+    try:
+        template = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{where}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except RecursionError:
+        raise UsageError(f"{where}: JSON nested too deeply") from None
+    hint = "give a synthesized template such as cdk.out/Crawlmap.template.json"
+    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
+        raise UsageError(f"{where}: not a CloudFormation template (no Resources object); {hint}")
+    if not all(isinstance(resource, dict) for resource in template["Resources"].values()):
+        raise UsageError(f"{where}: Resources must map logical ids to objects; {hint}")
+    try:
+        state_machine_resource(template)
+        definition = definition_of(template, lambda logical_id, attribute: logical_id)
+        functions = function_specs(template)
+    except EngineError as exc:
+        raise UsageError(f"{where}: {exc}; {hint}") from None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise UsageError(f"{where}: the state machine cannot be read ({exc}); {hint}") from None
+    if not isinstance(definition, dict) or not isinstance(definition.get("States"), dict):
+        raise UsageError(f"{where}: the state machine definition has no States; {hint}")
+    if not functions:
+        raise UsageError(f"{where}: no Lambda function with a Handler in it; {hint}")
+    return template
+
+
+def store_path(args: argparse.Namespace) -> Path:
+    return Path(args.db) if args.db else default_database()
+
+
+def check_store(args: argparse.Namespace, *, write: bool) -> Path:
+    """The store `--db` names (or the default one), checked before anything runs."""
+    path = store_path(args)
+    try:
+        check_store_file(path, write=write)
+    except StoreFileError as exc:
+        raise UsageError(f"{_store_name(args, path)}: {exc}") from None
+    return path
+
+
+def _store_name(args: argparse.Namespace, path: Path) -> str:
+    return f"--db {path}" if args.db else f"the store {path} (--db)"
 
 
 def max_pages_of(template: Mapping[str, Any]) -> int | None:
@@ -290,8 +374,18 @@ def print_outcome(
 # ------------------------------------------------------------------------ commands
 
 
+@contextlib.contextmanager
+def store_errors(args: argparse.Namespace, database: Path) -> Iterator[None]:
+    """A store that broke after its check (corrupted, locked, its disk full): one line."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise UsageError(f"{_store_name(args, database)}: the store failed ({exc})") from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     payload, pages = execution_input(args)
+    database = check_store(args, write=True)
     if args.output:
         write_output(args.output, [])  # fail on an unwritable path before crawling
     console = Console(stderr=True)
@@ -303,7 +397,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{len(pages)} pages to crawl, more than max_pages allows ({limit}; set it in "
             "cdk.json under crawlmap.max_pages)"
         )
-    with progress:
+    with progress, store_errors(args, database):
         record = run_execution(payload, options)
     save_definition(record, options.template)
     if args.output:
@@ -326,6 +420,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from crawlmap.demo import DemoSite
 
+    database = check_store(args, write=True)
     console = Console(stderr=True)
     site = DemoSite(port=args.port)
     try:
@@ -341,7 +436,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         progress = CrawlProgress(console)
         # Private networks allowed: the demo crawls its own loopback site.
         options = engine_options(args, progress, {env.ALLOW_PRIVATE_NETWORKS: "true"})
-        with progress:
+        with progress, store_errors(args, database):
             record = run_execution({"sitemap": site.url("/sitemap.xml"), "batch_size": 1}, options)
     save_definition(record, options.template)
     order = {f"{site.base}{path}": i for i, path in enumerate(site.demo_paths())}
@@ -354,12 +449,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     from lambdas.common.store import SQLiteStore
 
-    database = Path(args.db) if args.db else crawlmap_home() / "crawlmap.db"
+    database = check_store(args, write=False)
     summaries = []
     if database.exists():
         store = SQLiteStore(database)
         try:
-            summaries = store.list_runs(limit=args.limit)
+            with store_errors(args, database):
+                summaries = store.list_runs(limit=args.limit)
         finally:
             store.close()
     runs = runs_dir()
@@ -514,6 +610,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Point stdout at /dev/null so the interpreter's final flush does not complain.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except Exception as exc:  # a bug, not the input: still one line (the traceback on demand)
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(
+            f"crawlmap {args.command}: internal error: {type(exc).__name__}: {exc} "
+            f"(set {DEBUG_ENV}=1 for the traceback)",
+            file=sys.stderr,
+        )
         return 1
     return code
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from crawlmap.aws_fetch import AwsFetchError, fetch_execution
 from crawlmap.history import HistoryError, MapIteration, RunFolder, format_history, load_run
-from crawlmap.runfolder import plain, runs_dir
+from crawlmap.runfolder import is_run_folder, plain, runs_dir
 
 EXIT_BAD_INPUT = 2
 EXECUTION_ARN_PREFIX = "arn:aws:states:"
@@ -37,8 +37,12 @@ def resolve_run(run: str, *, home: Path | None = None) -> Path:
         return candidate
     runs = runs_dir(home)
     names = sorted(p.name for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []
-    if run == "latest" and names:
-        return max((runs / n for n in names), key=lambda p: (p.stat().st_mtime, p.name))
+    if run == "latest":
+        # The newest folder a run wrote into (one that failed before it started is skipped).
+        folders = [runs / n for n in names if is_run_folder(runs / n)]
+        if not folders:
+            raise InspectError(f"RUN 'latest': no runs in {runs} yet (try crawlmap demo)")
+        return max(folders, key=lambda p: (p.stat().st_mtime, p.name))
     if run in names:
         return runs / run
     matches = [n for n in names if n.startswith(run)]
