@@ -42,3 +42,21 @@ def test_service_errors_are_retried_and_the_run_succeeds(tmp_path: Path, case: s
         for name in (states.CRAWL_BATCH, states.STORE_AND_NOTIFY)
     )
     assert failed >= 1
+
+
+def test_the_happy_path_stores_every_mocked_page(tmp_path: Path) -> None:
+    run = run_test_case("HappyPath", PAGES, mock_config=MOCKS, home=tmp_path)
+    assert run.status == "SUCCEEDED"
+    assert run.task_events(states.CRAWL_BATCH).count("TaskFailed") == 0
+    assert states.RECORD_FAILURE not in run.entered_states()
+    assert run.entered_states()[-1] == states.SUCCEEDED
+
+
+def test_pages_failing_past_the_ratio_end_in_run_failed_after_storing(tmp_path: Path) -> None:
+    run = run_test_case("RunFailed", PAGES, mock_config=MOCKS, home=tmp_path)
+    assert run.status == "FAILED"
+    assert run.error == "FailureRatioExceeded"
+    entered = run.entered_states()
+    # The summary is stored and published before the run fails.
+    assert entered.index(states.STORE_AND_NOTIFY) < entered.index(states.RUN_FAILED)
+    assert entered[-1] == states.RUN_FAILED
