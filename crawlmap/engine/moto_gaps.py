@@ -43,6 +43,14 @@ was checked against moto 5.2.5; 1-6 and 8 have tests in tests/workflow/test_moto
    CPU); the engine keeps one per run.
 8. Retry and Wait sleep for real. Locally the engine can scale those waits by `time_scale`
    (tests and benchmarks use a small factor); AWS always waits the full interval.
+9. Lambda never throttles: moto's Lambda is not used (the handlers run in-process), and it
+   has no concurrency limits. The engine applies Lambda's (throttle.py) in the invoke hook:
+   over a function's reserved or the account's concurrency the hook raises Lambda's 429
+   ClientError, which moto's lambda:invoke integration reports as AWS does:
+   `Lambda.TooManyRequestsException`, "Rate Exceeded. (Service: AWSLambda; Status Code: 429;
+   Error Code: TooManyRequestsException; Request ID: ...; Proxy: null)". (A Task with a bare
+   function ARN as its Resource gets moto's "Exception" instead; crawlmap uses lambda:invoke.)
+   Tests: tests/workflow/test_engine_limits.py.
 """
 
 from __future__ import annotations
@@ -99,6 +107,8 @@ from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, Progr
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+from crawlmap.engine.throttle import ConcurrencyLimits
 
 InvokeLambda = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -222,6 +232,7 @@ class ActiveRun:
 
     invoke_lambda: InvokeLambda
     time_scale: float = 1.0
+    concurrency: ConcurrencyLimits | None = None  # Lambda's limits (throttle.py); None: none
     map_runs: dict[str, MapRunStats] = field(default_factory=dict)
     s3_requests: dict[str, int] = field(default_factory=lambda: {"get": 0, "put": 0})
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -278,9 +289,15 @@ def _patch_lambda() -> None:
     original = lambda_eval_utils._invoke_lambda_function
 
     def invoke(parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
-        if _active is None:  # plain moto use in this process after an engine run
+        run = _active
+        if run is None:  # plain moto use in this process after an engine run
             return original(parameters, region, state_credentials)
-        return _active.invoke_lambda(parameters)
+        if run.concurrency is None:
+            return run.invoke_lambda(parameters)
+        # Over its function's or the account's limit, the invocation fails as Lambda's Invoke
+        # does (429): moto's interpreter names a ClientError "Lambda.<code>" (gap 9).
+        with run.concurrency.slot(str(parameters.get("FunctionName", ""))):
+            return run.invoke_lambda(parameters)
 
     lambda_eval_utils._invoke_lambda_function = invoke
 

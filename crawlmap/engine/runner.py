@@ -42,6 +42,7 @@ from crawlmap.engine.template import (
     function_specs,
     load_template,
 )
+from crawlmap.engine.throttle import ACCOUNT_CONCURRENCY, ConcurrencyLimits
 from lambdas.common import env as env_names
 
 STATE_PAYLOAD_LIMIT = 256 * 1024  # bytes: Step Functions' limit on a state's input or output
@@ -61,6 +62,9 @@ class EngineOptions:
     on_invocation: Callable[[Invocation], None] | None = None
     run_id: str | None = None
     stage_input_over_bytes: int = STAGE_INPUT_OVER  # longer page lists go to S3 (pages_s3)
+    # Lambda's regional account limit on invocations in flight; with each function's
+    # ReservedConcurrentExecutions it throttles invocations as AWS does (throttle.py).
+    account_concurrency: int = ACCOUNT_CONCURRENCY
 
     def database(self) -> Path:
         return self.db_path or self.home / "crawlmap.db"
@@ -369,6 +373,11 @@ def prepare_run(options: EngineOptions) -> PreparedRun:
             options.on_invocation(invocation)
 
     adapter = LambdaAdapter(runtimes, on_invocation)
+    concurrency = ConcurrencyLimits.of(
+        {rt.arn: rt.spec.reserved_concurrency for rt in runtimes},
+        aliases={rt.local_name: rt.arn for rt in runtimes},
+        account_limit=options.account_concurrency,
+    )
     return PreparedRun(
         options=options,
         resources=resources,
@@ -381,7 +390,9 @@ def prepare_run(options: EngineOptions) -> PreparedRun:
         environment=environment,
         notes=notes,
         adapter=adapter,
-        active=moto_gaps.ActiveRun(invoke_lambda=adapter.invoke, time_scale=options.time_scale),
+        active=moto_gaps.ActiveRun(
+            invoke_lambda=adapter.invoke, time_scale=options.time_scale, concurrency=concurrency
+        ),
         invocations_per_url=invocations_per_url,
     )
 
@@ -482,6 +493,9 @@ def save_run(
                 "duration_ms_total": round(rt.stats.duration_ms_total, 3),
                 "max_event_bytes": rt.stats.max_event_bytes,
                 "max_result_bytes": rt.stats.max_result_bytes,
+                "reserved_concurrency": rt.spec.reserved_concurrency,
+                "throttles": active.concurrency.throttles_of(rt.arn) if active.concurrency else 0,
+                "peak_concurrency": active.concurrency.peak_of(rt.arn) if active.concurrency else 0,
             }
             for rt in runtimes
         },
@@ -500,6 +514,7 @@ def save_run(
         "largest_state_payload_bytes": _largest_state_payload(events),
         "state_payload_limit_bytes": STATE_PAYLOAD_LIMIT,
         "time_scale": options.time_scale,
+        "account_concurrency": options.account_concurrency,
         "engine_notes": run.notes,
     }
     write_json(run_dir / "input.json", execution_input)

@@ -38,6 +38,7 @@ class FunctionSpec:
     architecture: str  # "arm64" | "x86_64"
     timeout_s: float
     environment: Mapping[str, Any]  # raw values: strings or intrinsics, resolved by resources.py
+    reserved_concurrency: int | None = None  # ReservedConcurrentExecutions (None: unreserved)
 
 
 def project_root() -> Path:
@@ -119,8 +120,18 @@ def function_specs(template: Mapping[str, Any]) -> dict[str, FunctionSpec]:
             architecture=str(archs[0]),
             timeout_s=float(props.get("Timeout", 3)),
             environment=dict(props.get("Environment", {}).get("Variables", {})),
+            reserved_concurrency=_reserved(props.get("ReservedConcurrentExecutions")),
         )
     return specs
+
+
+def _reserved(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise EngineError(f"ReservedConcurrentExecutions must be a number, not {value!r}") from None
 
 
 _SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
