@@ -8,12 +8,14 @@ run's `previous` for either spelling is the same state.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 
 from lambdas.common.models import PageResult, PreviousState
 from lambdas.common.store.keys import is_older
 from lambdas.common.store.lastseen import merged_seen, seen_of
 from lambdas.common.store.model import PageState
+from lambdas.common.urls import UrlError, canonicalize
 
 LATEST_STATE_OUTCOMES = frozenset({"new", "changed", "unchanged"})
 MAX_ALIAS_HOPS = 3  # an alias of an alias (a page moved twice), never a loop
@@ -28,10 +30,18 @@ class StateWrite:
 
 
 def state_url(result: PageResult) -> str:
-    """The URL whose state a result sets: where it ended, if it followed a redirect."""
+    """The URL whose state a result sets: where it ended, if it followed a redirect.
+
+    The final URL is as the fetch gave it (`HTTPS://a.test:443/pg/%7ea`), the listed one is
+    canonical: compared and stored in canonical form, one resource has one state, and a
+    redirect to another spelling of the page itself sets no alias.
+    """
     final = result.get("final_url")
-    if result.get("redirects") and isinstance(final, str) and final and final != result["url"]:
-        return final
+    if result.get("redirects") and isinstance(final, str) and final:
+        with suppress(UrlError):  # one canonicalize refuses stays as it is
+            final = canonicalize(final)
+        if final != result["url"]:
+            return final
     return result["url"]
 
 
