@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from contextlib import suppress
+from ipaddress import IPv6Address
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import idna
@@ -69,6 +71,8 @@ def canonicalize(url: str, tracking_params: Iterable[str] = DEFAULT_TRACKING_PAR
         host = f"[{host}]"
     elif not _is_host_name(host):
         raise UrlError(f"{host!r} is not a valid host name")
+    elif _ends_in_a_number(host):
+        host = _ipv4(host)
     # w3lib keeps an explicit default port; http://a.test:80/ is http://a.test/.
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
     query = _without_tracking(parts.query, {p.lower() for p in tracking_params})
@@ -110,6 +114,21 @@ def ascii_host(host: str) -> str:
     return host
 
 
+def host_identity(host: str) -> str:
+    """A lowercased host as canonical URLs spell it, for keys of URLs as written (redirect
+    targets): IDN in punycode, IPv4 in dotted decimal, IPv6 compressed; a host they would
+    refuse stays as is."""
+    host = ascii_host(host).lower()
+    if ":" in host:
+        with suppress(ValueError):
+            return str(IPv6Address(host))  # compressed, as w3lib has it: ::0:1 is ::1
+        return host
+    if _is_host_name(host) and _ends_in_a_number(host):
+        with suppress(UrlError):
+            return _ipv4(host)
+    return host
+
+
 def _uts46(host: str) -> str:
     return idna.encode(host, uts46=True, std3_rules=False, transitional=False).decode()
 
@@ -140,6 +159,41 @@ def _is_host_name(host: str) -> bool:
     except UnicodeError:
         return False
     return True
+
+
+def _ends_in_a_number(host: str) -> bool:
+    """The URL Standard's test for a host that must be an IPv4 address ("127.1", "0x7f.1")."""
+    last = host.removesuffix(".").rpartition(".")[2]
+    return bool(last) and (last.isdigit() or _ipv4_part(last) is not None)
+
+
+def _ipv4(host: str) -> str:
+    """An IPv4 host in dotted decimal, as the URL Standard parses it (w3lib leaves "127.1",
+    "0x7f.0.0.1" and "2130706433" as written, each a separate identity of 127.0.0.1)."""
+    parts = host.removesuffix(".").split(".")
+    numbers = [_ipv4_part(part) for part in parts]
+    if len(parts) > 4 or any(n is None for n in numbers):
+        raise UrlError(f"{host!r} is not a valid IPv4 address")
+    values = [n for n in numbers if n is not None]
+    if any(n > 255 for n in values[:-1]) or values[-1] >= 256 ** (5 - len(values)):
+        raise UrlError(f"{host!r} is not a valid IPv4 address (a part is out of range)")
+    address = values[-1] + sum(n << (8 * (3 - i)) for i, n in enumerate(values[:-1]))
+    return ".".join(str((address >> shift) & 0xFF) for shift in (24, 16, 8, 0))
+
+
+def _ipv4_part(part: str) -> int | None:
+    """One part of an IPv4 host: decimal, hex after "0x", octal after a leading "0"."""
+    digits, base = part, 10
+    if part[:2] in ("0x", "0X"):
+        digits, base = part[2:], 16
+    elif len(part) > 1 and part.startswith("0"):
+        digits, base = part[1:], 8
+    if not digits:
+        return 0 if base == 16 else None
+    try:
+        return int(digits, base) if digits.isalnum() and digits.isascii() else None
+    except ValueError:
+        return None
 
 
 def _without_tracking(query: str, drop: set[str]) -> str:

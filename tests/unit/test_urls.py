@@ -86,6 +86,8 @@ SAME_RESOURCE = [
     ["https://a.test/", "HTTPS://A.TEST:443", "https://a.test:443/#top", "https://a.test:/"],
     ["http://a.test/a%20b", "http://a.test/a%20b#x"],
     ["http://[::1]:8080/", "http://[::0:1]:8080/", "http://[0:0::1]:8080"],
+    ["http://127.0.0.1/", "http://127.1/", "http://0x7f.0.0.1/", "http://2130706433/"],
+    ["http://127.0.0.1/", "http://0177.0.0.1./", "http://127.0.1", "http://0x7F000001/"],
     ["http://a.test/a/b", "http://a.test/a\\b"],  # "\\" is "/" in http(s) URLs (URL Standard)
     ["http://a.test/?a=1&b=~", "http://a.test/?b=~&a=1&utm_source=x", "http://a.test?b=%7e&a=1"],
 ]
@@ -104,6 +106,8 @@ def test_spellings_of_one_resource_collapse_to_the_first(spellings: list[str]) -
         ("http://a.test/a%2Fb", "http://a.test/a/b"),  # an encoded "/" is not a separator
         ("http://a.test/a%3Fb", "http://a.test/a?b"),
         ("http://a.test/a%25b", "http://a.test/a%b"),
+        ("http://1e2.test/", "http://100.test/"),  # only a last label that is a number
+        ("http://0x1g/", "http://0x1/"),
         ("http://a.test/?q=a%26b", "http://a.test/?q=a&b"),
         ("http://a.test:8080/", "http://a.test/"),
         ("https://a.test/", "http://a.test/"),
@@ -144,6 +148,11 @@ def test_tracking_parameters_are_recognised_however_their_name_is_encoded() -> N
         ("http://a.test/" + "ü" * 700, "longer than 2083 characters once normalized"),
         ("javascript:alert(1)", "only http and https URLs are crawled, not 'javascript'"),
         ("localhost:8080/x", "not 'localhost'"),
+        ("http://1.2.3.4.5/", "not a valid IPv4 address"),
+        ("http://a.1/", "not a valid IPv4 address"),  # ends in a number: no domain name
+        ("http://09.1/", "not a valid IPv4 address"),  # 9 is no octal digit
+        ("http://256.0.0.1/", "a part is out of range"),
+        ("http://1.2.65536/", "a part is out of range"),
     ],
 )
 def test_more_urls_refused_with_the_reason(given: str, problem: str) -> None:
@@ -218,6 +227,9 @@ def test_the_host_key_of_a_url_is_the_host_of_its_canonical_form(url: str) -> No
         "https://A.test:443/x",
         "http://a.test:8080/",
         "http://[::1]:8081/",
+        "http://[::0:1]:8081/",
+        "http://127.1:80/",
+        "http://0x7f.1:8080/",
     ],
 )
 def test_a_url_as_written_has_the_host_key_of_its_canonical_form(url: str) -> None:
