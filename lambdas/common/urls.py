@@ -26,6 +26,8 @@ DEFAULT_TRACKING_PARAMS = frozenset({"gclid", "fbclid", "msclkid", "mc_cid", "mc
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*(?=:)")
 # The authority of a special-scheme URL as w3lib (and the URL Standard) delimit it.
 _AUTHORITY = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://)(?P<authority>[^/\\?#]*)")
+_WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f]")  # \s: what str.isspace() says
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _HOST_NAME = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?")
 
 
@@ -48,7 +50,7 @@ def canonicalize(url: str, tracking_params: Iterable[str] = DEFAULT_TRACKING_PAR
         raise UrlError("empty URL")
     if len(text) > MAX_URL_LENGTH:
         raise UrlError(f"longer than {MAX_URL_LENGTH} characters")
-    if any(ch.isspace() or ord(ch) < 0x20 for ch in text):
+    if _WHITESPACE_OR_CONTROL.search(text):
         raise UrlError("contains whitespace or control characters")
     if not _is_unicode_text(text):
         raise UrlError("is not valid Unicode text (a lone surrogate)")
@@ -80,8 +82,10 @@ def canonicalize(url: str, tracking_params: Iterable[str] = DEFAULT_TRACKING_PAR
     if len(canonical) > MAX_URL_LENGTH:
         raise UrlError(f"longer than {MAX_URL_LENGTH} characters once normalized")
     # A stray "%" can make one pass decode into a new escape ("%%34%31" -> "%41"), which
-    # the next pass would decode again: such a URL has no stable identity.
-    if canonicalize_url(canonical, keep_blank_values=True) != canonical:
+    # the next pass would decode again: such a URL has no stable identity. (Checked only
+    # then: a second pass costs as much as the first.)
+    stray = _STRAY_PERCENT.search(text) is not None
+    if stray and canonicalize_url(canonical, keep_blank_values=True) != canonical:
         raise UrlError("ambiguous percent-encoding (a '%' not followed by two hex digits)")
     return canonical
 
