@@ -12,10 +12,14 @@ was checked against moto 5.2.5; 1-6 and 8 have tests in tests/workflow/test_moto
 2. An integer ToleratedFailurePercentage (AWS accepts 0..100) fails to parse ("no viable
    alternative at input"). `normalize_definition` writes it as a float.
 3. ToleratedFailurePercentage / ToleratedFailureCount parse but have no effect: a map run never
-   fails, whatever fails inside it. The engine enforces them: the Map state fails with
-   States.ExceedToleratedFailureThreshold when failed children exceed both the count and the
-   percentage (AWS fails when either is exceeded; with only one of them set, which is
-   crawlmap's case, the two rules agree).
+   fails, whatever fails inside it. The engine enforces them as AWS does, as soon as a child
+   ends: when the failed (or timed-out) children exceed ToleratedFailureCount or
+   ToleratedFailurePercentage of all the items (either, when both are set; with neither, one
+   failure), no further child starts, the children still running are stopped (ABORTED, after
+   the state they are in: a Lambda invocation in flight finishes) and the Map Run fails with
+   States.ExceedToleratedFailureThreshold, "The specified tolerated failure threshold was
+   exceeded" (MapRunFailed, then the Map state's Catch or the execution's failure).
+   meta.json's "distributed" counts the failed and aborted children and the items not started.
 4. ResultWriter Parameters paths ("Prefix.$": "$.run.results_prefix") are evaluated against
    the children's outputs (an array) instead of the Map state's input, so any path fails with
    States.Runtime. The engine evaluates them against the state input, as AWS does.
@@ -81,6 +85,10 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 )
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_map import (
+    state_map,
+    tolerated_failure,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.eval import (
     resource_eval_s3 as item_reader_s3,
 )
@@ -103,7 +111,12 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
-from moto.stepfunctions.parser.asl.eval.program_state import ProgramEnded, ProgramError
+from moto.stepfunctions.parser.asl.eval.program_state import (
+    ProgramEnded,
+    ProgramError,
+    ProgramStopped,
+    ProgramTimedOut,
+)
 from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
@@ -219,11 +232,39 @@ class ChildExecution:
         return entry
 
 
+# AWS's Cause when a Map Run fails on its tolerated failure threshold (a recorded execution's).
+EXCEEDED_THRESHOLD_CAUSE = "The specified tolerated failure threshold was exceeded"
+
+
+@dataclass(frozen=True)
+class FailureThreshold:
+    """A distributed Map's ToleratedFailureCount / ToleratedFailurePercentage (None: not set).
+
+    As AWS: the percentage is of all the Map Run's items; with both set the Map Run fails when
+    either is exceeded; with neither, one failed (or timed out) child fails it."""
+
+    items: int
+    count: int | None
+    percentage: float | None
+
+    def exceeded_by(self, failed: int) -> bool:
+        if self.count is None and self.percentage is None:
+            return failed > 0
+        over_count = self.count is not None and failed > self.count
+        over_pct = self.percentage is not None and failed * 100.0 > self.percentage * self.items
+        return over_count or over_pct
+
+
 @dataclass
 class MapRunStats:
     map_run_arn: str
     children: list[ChildExecution] = field(default_factory=list)
     state_transitions: int = 0
+    threshold: FailureThreshold | None = None
+    failed: int = 0  # children FAILED or TIMED_OUT: what the threshold counts
+    exceeded: bool = False  # the threshold was crossed: the Map Run fails
+    not_started: int = 0  # items whose child never started because the Map Run was failing
+    running: dict[int, Any] = field(default_factory=dict)  # job index -> its child's frame
 
 
 @dataclass
@@ -356,6 +397,22 @@ def _patch_item_selector_input() -> None:
     worker_cls._eval_input = eval_input
 
 
+def _child_outcome(env: Any, job: Any, child: ChildExecution) -> None:
+    state = env.program_state()
+    if isinstance(state, ProgramEnded) and job.job_output is not None:
+        child.status, child.output = "SUCCEEDED", job.job_output
+        return
+    if isinstance(state, ProgramStopped):
+        child.status, child.error, child.cause = "ABORTED", state.error, state.cause
+        return
+    child.status = "TIMED_OUT" if isinstance(state, ProgramTimedOut) else "FAILED"
+    if isinstance(state, ProgramError) and state.error:
+        child.error = state.error.get("error")
+        child.cause = state.error.get("cause")
+    elif child.status == "TIMED_OUT":
+        child.error = StatesErrorNameType.StatesTimeout.to_name()
+
+
 def _patch_distributed_map() -> None:
     worker_cls = distributed_item_processor_worker.DistributedItemProcessorWorker
     original_eval_job = worker_cls._eval_job
@@ -365,7 +422,14 @@ def _patch_distributed_map() -> None:
         if _active is None:
             original_eval_job(self, env, job)
             return
-        stats = _active.map_run(self._map_run_record.map_run_arn)
+        run = _active
+        stats = run.map_run(self._map_run_record.map_run_arn)
+        with run.lock:
+            if stats.exceeded:  # the Map Run is failing: no child starts any more (gap 3)
+                stats.not_started += 1
+                job.job_output = None
+                return
+            stats.running[job.job_index] = env
         child = ChildExecution(
             index=job.job_index, name=str(uuid.uuid4()), start=_now(), input=job.job_input
         )
@@ -375,16 +439,23 @@ def _patch_distributed_map() -> None:
         finally:
             _job.child = None
             child.stop = _now()
-            state = env.program_state()
-            if isinstance(state, ProgramEnded) and job.job_output is not None:
-                child.status, child.output = "SUCCEEDED", job.job_output
-            else:
-                child.status = "FAILED"
-                if isinstance(state, ProgramError) and state.error:
-                    child.error = state.error.get("error")
-                    child.cause = state.error.get("cause")
-            with _require_active().lock:
+            _child_outcome(env, job, child)
+            with run.lock:
+                stats.running.pop(job.job_index, None)
                 stats.children.append(child)
+                stats.failed += child.status in ("FAILED", "TIMED_OUT")
+                crossed = (
+                    not stats.exceeded
+                    and stats.threshold is not None
+                    and stats.threshold.exceeded_by(stats.failed)
+                )
+                if crossed:
+                    stats.exceeded = True
+                to_stop = list(stats.running.values()) if crossed else []
+            # The children still running are stopped as the Map Run fails (ABORTED): each ends
+            # after the state it is in (a Lambda invocation in flight finishes, as on AWS).
+            for frame in to_stop:
+                frame.set_stop(stop_date=_now(), cause=EXCEEDED_THRESHOLD_CAUSE, error=None)
 
     def eval_input(self: Any, env_frame: Any) -> None:
         original_eval_input(self, env_frame)
@@ -403,29 +474,40 @@ def _patch_distributed_map() -> None:
             original_map_run(self, env, eval_input)
             return
         stats = _active.map_run(eval_input.map_run_record.map_run_arn)
+        count_set, percentage_set = getattr(self, _TOLERANCE_GIVEN, (True, True))
+        stats.threshold = FailureThreshold(
+            items=len(env.stack[-1]),  # the items the ItemReader read
+            count=eval_input.tolerated_failure_count if count_set else None,
+            percentage=eval_input.tolerated_failure_percentage if percentage_set else None,
+        )
         original_map_run(self, env, eval_input)
         # The children's events went to a map-run-local event manager; count their transitions.
         events = env.event_manager._history_event_list
         stats.state_transitions = sum(1 for e in events if str(e["type"]).endswith("StateEntered"))
-        _enforce_tolerance(env, eval_input, stats)
+        if stats.exceeded:
+            _fail_map_run(env)
 
     component_cls._map_run = map_run
 
+    # Which tolerance fields the definition gives: moto keeps only their values (default 0).
+    original_from_state_props = state_map.StateMap.from_state_props
 
-def _enforce_tolerance(env: Any, eval_input: Any, stats: MapRunStats) -> None:
-    total = len(stats.children)
-    failed = sum(1 for c in stats.children if c.status != "SUCCEEDED")
-    if total == 0 or failed == 0:
-        return
-    tolerated_count = eval_input.tolerated_failure_count or 0
-    tolerated_pct = eval_input.tolerated_failure_percentage or 0.0
-    if failed <= tolerated_count or failed * 100.0 / total <= tolerated_pct:
-        return
+    def from_state_props(self: Any, state_props: Any) -> None:
+        original_from_state_props(self, state_props)
+        given = (
+            state_props.get(tolerated_failure.ToleratedFailureCountDecl) is not None,
+            state_props.get(tolerated_failure.ToleratedFailurePercentageDecl) is not None,
+        )
+        setattr(self.iteration_component, _TOLERANCE_GIVEN, given)
+
+    state_map.StateMap.from_state_props = from_state_props
+
+
+_TOLERANCE_GIVEN = "_crawlmap_tolerance_given"
+
+
+def _fail_map_run(env: Any) -> None:
     error = StatesErrorNameType.StatesExceedToleratedFailureThreshold.to_name()
-    cause = (
-        f"The specified tolerated failure threshold was exceeded: {failed} of {total} "
-        f"child executions failed (tolerated: {tolerated_pct}%, {tolerated_count} items)"
-    )
     raise FailureEventException(
         FailureEvent(
             env=env,
@@ -434,7 +516,9 @@ def _enforce_tolerance(env: Any, eval_input: Any, stats: MapRunStats) -> None:
             ),
             event_type=HistoryEventType.MapRunFailed,
             event_details=EventDetails(
-                mapRunFailedEventDetails=MapRunFailedEventDetails(error=error, cause=cause)
+                mapRunFailedEventDetails=MapRunFailedEventDetails(
+                    error=error, cause=EXCEEDED_THRESHOLD_CAUSE
+                )
             ),
         )
     )

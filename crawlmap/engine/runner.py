@@ -503,7 +503,9 @@ def save_run(
         if not active.map_runs
         else {
             "child_executions": len(children),
-            "child_executions_failed": sum(c.status != "SUCCEEDED" for c in children),
+            "child_executions_failed": sum(c.status in ("FAILED", "TIMED_OUT") for c in children),
+            "child_executions_aborted": sum(c.status == "ABORTED" for c in children),
+            "items_not_started": sum(s.not_started for s in active.map_runs.values()),
             "child_state_transitions": sum(s.state_transitions for s in active.map_runs.values()),
             "child_duration_ms_total": round(sum(c.duration_ms() for c in children), 3),
             "execution_type": "EXPRESS",

@@ -18,3 +18,29 @@ def hold_until_throttled(event: Any, context: Any) -> Any:
             raise TimeoutError("no invocation was throttled")
         time.sleep(0.002)
     return event
+
+
+class ChildFailedError(Exception):
+    """A tiny child's failure, raised on request."""
+
+
+def _wait_for(condition: Any, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up waiting for {what}")
+        time.sleep(0.002)
+
+
+def fail_with_siblings_running(event: Any, context: Any) -> Any:
+    """For a distributed Map: an item with "fail" raises once `event["running"]` children are
+    running; the others wait until the Map Run has crossed its failure threshold, then return.
+    So the threshold is crossed while the others are mid-way, whatever the threads' timing."""
+    run = moto_gaps._active
+    assert run is not None
+    (stats,) = run.map_runs.values()
+    if event.get("fail"):
+        _wait_for(lambda: len(stats.running) >= event["running"], "the siblings to start")
+        raise ChildFailedError(f"item {event['n']} failed")
+    _wait_for(lambda: stats.exceeded, "the Map Run to fail")
+    return event

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from crawlmap.engine.runner import EngineOptions, RunRecord, run_execution
 from lambdas.common import env
 from lambdas.common.retries import LAMBDA_SERVICE_ERRORS
 from tests.workflow.templates import template_with
+from tests.workflow.test_moto_gaps import HANDLERS, distributed_definition, items
 
 THROTTLED = "Lambda.TooManyRequestsException"
 
@@ -183,3 +185,192 @@ def test_crawl_batch_reserved_below_the_map_concurrency_is_throttled_and_retried
             if e["type"] == "TaskScheduled"
         ]
         assert any(n and n > 0 for n in retry_counts), "the Retry scheduled them again"
+
+
+# ---------------------------------------------------------------- tolerated failure threshold
+
+EXCEEDED = "States.ExceedToleratedFailureThreshold"
+EXCEEDED_CAUSE = "The specified tolerated failure threshold was exceeded"
+
+
+def run_fan_out(
+    tmp_path: Path,
+    definition: dict[str, Any],
+    payload: dict[str, Any],
+    handlers: dict[str, str] = HANDLERS,
+) -> RunRecord:
+    return run_execution(
+        {**payload, "prefix": "results"},
+        EngineOptions(
+            home=tmp_path / "home", template=template_with(definition, handlers), time_scale=0.01
+        ),
+    )
+
+
+def tolerance(
+    max_concurrency: int, count: int | None = None, percentage: float | None = None
+) -> dict[str, Any]:
+    definition = distributed_definition(execution_type="STANDARD")
+    fan = definition["States"]["Fan"]
+    del fan["ToleratedFailurePercentage"]
+    fan["MaxConcurrency"] = max_concurrency
+    if count is not None:
+        fan["ToleratedFailureCount"] = count
+    if percentage is not None:
+        fan["ToleratedFailurePercentage"] = percentage
+    return definition
+
+
+def map_run_failed(record: RunRecord) -> dict[str, Any]:
+    (event,) = [e for e in record.events if e["type"] == "MapRunFailed"]
+    details: dict[str, Any] = event["mapRunFailedEventDetails"]
+    return details
+
+
+def test_the_map_run_fails_as_soon_as_the_count_is_exceeded(tmp_path: Path) -> None:
+    """One child at a time, 10 items, ToleratedFailureCount 1: the second failure (item 1)
+    fails the Map Run; items 2..9 never start (moto, and the engine before, ran all ten)."""
+    record = run_fan_out(tmp_path, tolerance(1, count=1), {"items": items(10, {0, 1})})
+
+    assert record.status == "FAILED"
+    assert record.error == EXCEEDED
+    assert record.cause == EXCEEDED_CAUSE
+    assert map_run_failed(record) == {"error": EXCEEDED, "cause": EXCEEDED_CAUSE}
+    assert record.meta["functions"]["Child"]["invocations"] == 2
+    distributed = record.meta["distributed"]
+    assert distributed["child_executions"] == 2
+    assert distributed["child_executions_failed"] == 2
+    assert distributed["items_not_started"] == 8
+    assert "ReadResults" not in [
+        e["stateEnteredEventDetails"]["name"] for e in record.events if "stateEntered" in str(e)
+    ]
+
+
+def test_with_both_thresholds_either_one_fails_the_map_run(tmp_path: Path) -> None:
+    """2 of 10 failed: within the count (5), over the percentage (10%): AWS fails the run."""
+    record = run_fan_out(
+        tmp_path, tolerance(1, count=5, percentage=10), {"items": items(10, {0, 1})}
+    )
+
+    assert record.status == "FAILED"
+    assert record.error == EXCEEDED
+    assert record.meta["distributed"]["child_executions"] == 2
+
+
+def test_within_the_threshold_every_item_runs(tmp_path: Path) -> None:
+    record = run_fan_out(tmp_path, tolerance(2, percentage=20), {"items": items(10, {0, 1})})
+
+    assert record.status == "SUCCEEDED"
+    assert record.meta["distributed"]["child_executions"] == 10
+    assert record.meta["distributed"]["items_not_started"] == 0
+
+
+def test_without_a_threshold_one_failed_child_fails_the_map_run(tmp_path: Path) -> None:
+    record = run_fan_out(tmp_path, tolerance(1), {"items": items(5, {2})})
+
+    assert record.status == "FAILED"
+    assert record.error == EXCEEDED
+    assert record.meta["distributed"]["child_executions"] == 3
+
+
+def test_children_running_when_the_threshold_is_crossed_are_aborted(tmp_path: Path) -> None:
+    """Three children at once; item 0 fails while 1 and 2 are in their first state: they
+    finish that state (the Lambda invocation in flight), then stop: their second state never
+    runs, and the Map Run fails."""
+    definition = tolerance(3)
+    processor = definition["States"]["Fan"]["ItemProcessor"]
+    processor["States"] = {
+        "First": {"Type": "Task", "Resource": "<fn:Child>", "Next": "Second"},
+        "Second": {"Type": "Task", "Resource": "<fn:Second>", "End": True},
+    }
+    processor["StartAt"] = "First"
+    definition["States"]["Fan"]["ItemSelector"] = {
+        "n.$": "$$.Map.Item.Value.n",
+        "fail.$": "$$.Map.Item.Value.fail",
+        "running": 3,
+    }
+    handlers = {
+        **HANDLERS,
+        "Child": "tests.workflow.limit_handlers.fail_with_siblings_running",
+        "Second": "tests.workflow.tiny_handlers.echo",
+    }
+    record = run_fan_out(tmp_path, definition, {"items": items(6, {0})}, handlers)
+
+    assert record.status == "FAILED"
+    assert record.error == EXCEEDED
+    assert record.meta["functions"]["First"]["invocations"] == 3
+    assert record.meta["functions"]["Second"]["invocations"] == 0
+    distributed = record.meta["distributed"]
+    assert distributed["child_executions"] == 3
+    assert distributed["child_executions_failed"] == 1
+    assert distributed["child_executions_aborted"] == 2
+    assert distributed["items_not_started"] == 3
+
+
+def uncaught_crawl_batch_failures(template: dict[str, Any]) -> dict[str, Any]:
+    """The template with CrawlBatchDistributed's Catch narrowed to an error nothing raises:
+    a batch that fails after its retries fails its child execution (its lane)."""
+    changed = copy.deepcopy(template)
+    catch = '"ErrorEquals":["States.ALL"],"ResultPath":"$.error","Next":"RecordFailureDistributed"'
+    narrowed = catch.replace("States.ALL", "crawlmap.test.NeverRaised")
+    machine = next(
+        r for r in changed["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"
+    )
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    found = [i for i, part in enumerate(parts) if isinstance(part, str) and catch in part]
+    assert len(found) == 1, "the definition's CrawlBatchDistributed Catch changed shape"
+    parts[found[0]] = parts[found[0]].replace(catch, narrowed)
+    return changed
+
+
+def closed_ports(count: int) -> list[int]:
+    """Ports on 127.0.0.1 nothing listens on (bound, then released): connections are refused."""
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_a_map_run_failed_on_its_threshold_still_stores_what_was_crawled(
+    template: dict[str, Any], site: DemoSite, tmp_path: Path
+) -> None:
+    """The real template, distributed: three lanes of unreachable hosts fail their child
+    executions (their one-page batches retry a refused connection, then fail uncaught), past
+    tolerated_failure_percentage (10). The Map Run fails with AWS's error, the Map's Catch
+    hands the run to StoreAndNotify, and every page a CrawlBatch fetched is stored as
+    crawled; the pages never fetched are failed with the Map's error."""
+    good = [site.url(f"/echo/tolerance-{i}") for i in range(8)]
+    dead = [f"http://127.0.0.1:{port}/gone" for port in closed_ports(3)]
+    record = run_execution(
+        {"pages": good + dead, "batch_size": 1, "distributed_threshold": 5},
+        EngineOptions(
+            home=tmp_path / "home",
+            template=uncaught_crawl_batch_failures(template),
+            time_scale=0.01,
+            env_overrides={env.ALLOW_PRIVATE_NETWORKS: "true"},
+        ),
+    )
+
+    assert record.meta["mode"] == "distributed"
+    assert map_run_failed(record) == {"error": EXCEEDED, "cause": EXCEEDED_CAUSE}
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in record.events
+        if e["type"].endswith("Entered")
+    ]
+    assert entered[entered.index("CrawlPagesDistributed") + 1] == "StoreAndNotify"
+    assert record.summary is not None
+    assert record.summary["total"] == len(good + dead)
+    lines = (record.run_dir / "results.jsonl").read_text().splitlines()
+    saved = {r["url"]: r for r in (json.loads(line) for line in lines)}
+    assert sorted(saved) == sorted(good + dead), "each page once"
+    assert not any(saved[url]["ok"] for url in dead)
+    for url in good:
+        fetched = site.hits[url.removeprefix(site.base)] > 0
+        assert saved[url]["ok"] == fetched, url
+        if not fetched:
+            assert saved[url]["error"] == EXCEEDED
+    assert record.meta["distributed"]["child_executions_failed"] >= 1
