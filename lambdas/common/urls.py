@@ -5,7 +5,8 @@ The normalization itself is w3lib's `canonicalize_url` (Scrapy's): WHATWG-style 
 (unreserved characters decoded, escapes upper-cased, the rest UTF-8 encoded), lowercase scheme
 and host, IDN hosts as punycode, IPv6 hosts compressed, query sorted, fragment dropped, empty
 path as "/". Around it, only what it does not do: the checks of a URL crawlmap will fetch,
-UTS #46 for IDN hosts, default ports dropped, tracking parameters removed.
+UTS #46 for IDN hosts, IPv4 hosts in dotted decimal, default ports dropped, tracking
+parameters removed.
 """
 
 from __future__ import annotations
