@@ -32,6 +32,7 @@ from crawlmap.engine.template import (
 from crawlmap.inspect_cli import add_inspect_commands
 from crawlmap.runfolder import (
     RunFolderWriter,
+    cache_dir,
     crawlmap_home,
     default_database,
     read_json,
@@ -172,7 +173,7 @@ def synthesized_template(
     if template_path:
         return read_template(Path(template_path))
     with console.status("synthesizing the CDK app (cached after the first time)"):
-        return load_template(crawlmap_home() / "cache", context)
+        return load_template(cache_dir(), context)
 
 
 def read_template(path: Path) -> dict[str, Any]:

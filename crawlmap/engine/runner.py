@@ -43,6 +43,7 @@ from crawlmap.engine.template import (
     load_template,
 )
 from crawlmap.engine.throttle import ACCOUNT_CONCURRENCY, ConcurrencyLimits
+from crawlmap.runfolder import cache_dir
 from lambdas.common import env as env_names
 
 STATE_PAYLOAD_LIMIT = 256 * 1024  # bytes: Step Functions' limit on a state's input or output
@@ -321,7 +322,7 @@ class PreparedRun:
 def prepare_run(options: EngineOptions) -> PreparedRun:
     """Read the template, map its resources, build the functions and create the run folder."""
     template = options.template or load_template(
-        options.home / "cache", options.context_overrides, options.template_path
+        cache_dir(), options.context_overrides, options.template_path
     )
     resources = LocalResources(template)
     specs = function_specs(template)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,7 +24,8 @@ ACCOUNT_ID = "123456789012"
 PARTITION = "aws"
 
 # What shapes the synthesized template; a change in any of these invalidates the cache.
-_SYNTH_INPUTS = ("app.py", "cdk.json", "stacks", "statemachine", "lambdas/common/env.py")
+# lambdas/common holds the state names, retry rules and tunables table the synth reads.
+_SYNTH_INPUTS = ("app.py", "cdk.json", "stacks", "statemachine", "lambdas/common")
 
 Resolver = Callable[[str, str | None], str]  # (logical id, attribute or None for Ref) -> value
 
@@ -75,18 +77,25 @@ def load_template(
     overrides = dict(context_overrides or {})
     root = project_root()
     cached = cache_dir / f"template-{synth_cache_key(root, overrides)}.json"
-    if cached.is_file():
-        cached_template: dict[str, Any] = json.loads(cached.read_text())
-        return cached_template
+    try:
+        cached_template: dict[str, Any] = json.loads(cached.read_text(encoding="utf-8"))
+        if isinstance(cached_template, dict) and "Resources" in cached_template:
+            return cached_template
+    except (OSError, ValueError):
+        pass  # not cached yet, unreadable or damaged: synthesize again
+
     try:
         from stacks.synth import synth_template
     except ImportError as exc:  # pragma: no cover - the project always ships stacks/
         raise EngineError(f"cannot synthesize the app: {exc}") from None
     template = synth_template(overrides)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
-    tmp.write_text(json.dumps(template))
-    tmp.replace(cached)
+    try:  # a per-process temporary name: concurrent synths in other folders race safely
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(template), encoding="utf-8")
+        tmp.replace(cached)
+    except OSError:
+        pass  # an unwritable cache costs the next run a synth, nothing else
     return template
 
 

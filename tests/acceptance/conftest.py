@@ -14,7 +14,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -50,9 +49,11 @@ class Done:
 
 @dataclass
 class Workspace:
-    """A scratch folder (the cwd) with its own crawlmap home."""
+    """A scratch folder (the cwd) with its own crawlmap home; the per-user cache (templates)
+    is shared by the session's workspaces, as one user's folders share it."""
 
     path: Path
+    cache_home: Path | None = None  # XDG_CACHE_HOME
 
     @property
     def home(self) -> Path:
@@ -62,6 +63,7 @@ class Workspace:
         env = {
             **os.environ,
             "CRAWLMAP_HOME": str(self.home),
+            **({"XDG_CACHE_HOME": str(self.cache_home)} if self.cache_home else {}),
             "COLUMNS": "200",
             "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
         }
@@ -97,15 +99,16 @@ def site() -> Iterator[Site]:
 
 @pytest.fixture(scope="session")
 def template_cache(tmp_path_factory: pytest.TempPathFactory, site: Site) -> Path:
-    """A home whose cache holds the synthesized template (one real `crawlmap run` made it).
+    """An XDG cache home holding the synthesized template (one real `crawlmap run` made it).
 
     Under pytest-xdist the workers share one basetemp parent: the first worker synthesizes,
     the others wait on a lock and reuse its cache (a synth costs ~10 s of CPU).
     """
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    warm = Workspace(shared / "acceptance-warm-up")
-    cache = warm.home / "cache"
+    cache_home = shared / "acceptance-cache"
+    warm = Workspace(shared / "acceptance-warm-up", cache_home)
+    cache = cache_home / "crawlmap"
     with (shared / "acceptance-warm-up.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not any(cache.glob("template-*.json")):
@@ -113,12 +116,11 @@ def template_cache(tmp_path_factory: pytest.TempPathFactory, site: Site) -> Path
             done = warm.crawlmap("run", "--quiet", "--db", "warm.db", site.url("/page/warm-up"))
             assert done.returncode == 1, done.stderr  # refused: no --allow-private-networks
             assert any(cache.glob("template-*.json")), done.stderr
-    return cache
+    return cache_home
 
 
 def new_workspace(path: Path, template_cache: Path) -> Workspace:
-    shutil.copytree(template_cache, path / "home" / "cache")
-    return Workspace(path)
+    return Workspace(path, template_cache)
 
 
 @pytest.fixture

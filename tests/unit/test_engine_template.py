@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -138,3 +140,18 @@ def test_one_environment_for_the_run_with_local_stand_ins() -> None:
         assert own["CRAWLMAP_SQLITE_PATH"] == "/tmp/x.db"
         assert own["CRAWLMAP_OBEY_ROBOTS"] == "false"
         assert own["AWS_LAMBDA_FUNCTION_NAME"] == resources.function_name(logical_id)
+
+
+def test_a_damaged_cached_template_is_synthesized_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stacks.synth
+    from crawlmap.engine.template import load_template, project_root, synth_cache_key
+
+    fresh = {"Resources": {"Fresh": {"Type": "AWS::S3::Bucket"}}}
+    monkeypatch.setattr(stacks.synth, "synth_template", lambda overrides=None: fresh)
+    cached = tmp_path / f"template-{synth_cache_key(project_root(), {})}.json"
+    cached.write_text("{not json")
+    assert load_template(tmp_path) == fresh
+    assert json.loads(cached.read_text()) == fresh  # the cache is repaired
+    assert load_template(tmp_path) == fresh
