@@ -46,11 +46,29 @@ def _table_statement(table: dynamodb.ITable, actions: tuple[str, ...]) -> iam.Po
     return iam.PolicyStatement(actions=list(actions), resources=[table.table_arn])
 
 
+# The run lease (docs/CONTRACT.md, "Overlapping runs"): one item, partition key LEASE. ListPages
+# takes it (conditional PutItem) and gives it back when it fails; StoreAndNotify releases it
+# (conditional DeleteItem). LeadingKeys keeps these writes off every other item.
+LEASE_PARTITION = "LEASE"
+LIST_PAGES_LEASE_ACTIONS = ("dynamodb:PutItem", "dynamodb:DeleteItem")
+STORE_AND_NOTIFY_LEASE_ACTIONS = ("dynamodb:DeleteItem",)
+
+
+def _lease_statement(table: dynamodb.ITable, actions: tuple[str, ...]) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        actions=list(actions),
+        resources=[table.table_arn],
+        conditions={"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [LEASE_PARTITION]}},
+    )
+
+
 def grant_list_pages(
     function: lambda_.IFunction, *, table: dynamodb.ITable, bucket: s3.IBucket
 ) -> None:
-    """Reads page state, reads page lists, writes batches for the distributed Map."""
+    """Reads page state, reads page lists, writes batches for the distributed Map; takes the
+    run lease."""
     function.add_to_role_policy(_table_statement(table, TABLE_READ))
+    function.add_to_role_policy(_lease_statement(table, LIST_PAGES_LEASE_ACTIONS))
     function.add_to_role_policy(
         iam.PolicyStatement(
             actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{PAGE_LISTS_PREFIX}*")]
@@ -61,10 +79,10 @@ def grant_list_pages(
             actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{RUNS_PREFIX}*")]
         )
     )
-    if table.encryption_key:
+    if table.encryption_key:  # the lease is written: Encrypt and GenerateDataKey too
         function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["kms:Decrypt", "kms:DescribeKey"],
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
                 resources=[table.encryption_key.key_arn],
             )
         )
@@ -107,8 +125,10 @@ def grant_store_and_notify(
     bucket: s3.IBucket,
     topic: sns.ITopic,
 ) -> None:
-    """Writes page and run records, reads the distributed Map's results, publishes."""
+    """Writes page and run records, reads the distributed Map's results, publishes; releases
+    the run lease."""
     function.add_to_role_policy(_table_statement(table, TABLE_WRITE))
+    function.add_to_role_policy(_lease_statement(table, STORE_AND_NOTIFY_LEASE_ACTIONS))
     function.add_to_role_policy(
         iam.PolicyStatement(
             actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{RUNS_PREFIX}*")]

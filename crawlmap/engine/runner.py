@@ -456,7 +456,22 @@ def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) ->
             events = _history(started["executionArn"])
         finally:
             moto_gaps.activate(None)
+            release_run_lease(run.database, run.run_id)
     return save_run(run, described, events, execution_input)
+
+
+def release_run_lease(database: Path, run_id: str) -> None:
+    """The execution is over, however it ended (StoreAndNotify releases the lease on a normal
+    end; a failed or interrupted local run must not block the next one until it expires)."""
+    from lambdas.common.store import SQLiteStore
+
+    store = SQLiteStore(database)
+    try:
+        store.release_run_lease(run_id)
+    except Exception:  # a broken store is reported by the run itself, not here
+        logging.getLogger(__name__).debug("run lease not released", exc_info=True)
+    finally:
+        store.close()
 
 
 def save_run(

@@ -17,6 +17,8 @@ MAX_PAGES: Final = "CRAWLMAP_MAX_PAGES"
 DEFAULT_SOURCE: Final = "CRAWLMAP_DEFAULT_SOURCE"  # JSON: {"pages": [...]} or {"sitemap": url}
 DISTRIBUTED_THRESHOLD: Final = "CRAWLMAP_DISTRIBUTED_THRESHOLD"
 RUN_TTL_DAYS: Final = "CRAWLMAP_RUN_TTL_DAYS"
+# ListPages: how long a run may hold the run lease (the state machine's own timeout).
+EXECUTION_TIMEOUT_MINUTES: Final = "CRAWLMAP_EXECUTION_TIMEOUT_MINUTES"
 
 REQUEST_TIMEOUT: Final = "CRAWLMAP_REQUEST_TIMEOUT"  # seconds, float
 USER_AGENT: Final = "CRAWLMAP_USER_AGENT"

@@ -32,6 +32,7 @@ class Settings:
     default_source: Mapping[str, Any] = field(default_factory=dict)  # unset: the input names one
     distributed_threshold: int = default("distributed_threshold")
     run_ttl_days: int = default("run_ttl_days")
+    execution_timeout_minutes: int = default("execution_timeout_minutes")
     request_timeout: float = default("request_timeout")
     user_agent: str = DEFAULT_USER_AGENT
     allow_private_networks: bool = default("allow_private_networks")

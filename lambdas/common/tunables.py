@@ -321,7 +321,7 @@ TUNABLES: tuple[Tunable, ...] = (
     _int("run_ttl_days", 90, 1, 3650, "TTL of per-run records and expiry of `runs/` objects in S3", env=env.RUN_TTL_DAYS, functions=(CRAWL_BATCH, STORE_AND_NOTIFY)),
     _int("alarms.period_minutes", 5, 1, 1440, "alarm evaluation period"),
     *(_int(f"alarms.{name}", 1, 1, 1_000_000, "the alarm fires at or above this value") for name in _ALARMS),
-    _int("execution_timeout_minutes", 120, 1, 525_600, "the state machine's overall timeout"),
+    _int("execution_timeout_minutes", 120, 1, 525_600, "the state machine's overall timeout; also how long a run holds the run lease (a run started while another holds it is skipped)", env=env.EXECUTION_TIMEOUT_MINUTES, functions=(LIST_PAGES,)),
     _bool("log_execution_data", False, "include execution data (page lists) in the state machine's logs"),
 )  # fmt: skip
 BY_KEY: Mapping[str, Tunable] = {tunable.key: tunable for tunable in TUNABLES}

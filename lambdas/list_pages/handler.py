@@ -20,12 +20,14 @@ from lambdas.list_pages.sources import S3Objects, safe_http_fetcher
 @functools.cache
 def listing_context() -> ListingContext:
     settings = Settings.from_env(function="list_pages")
+    store = open_store(settings)
     return ListingContext(
         settings=settings,
-        store=open_store(settings),
+        store=store,
         fetch_sitemap=safe_http_fetcher(settings),
         objects=S3Objects(),
         check_robots=robots_checker(settings),
+        leases=store,
     )
 
 
@@ -43,6 +45,7 @@ def handler(event: dict[str, Any], context: Any) -> ListPagesOutput:
             "lane_count": run.get("lane_count"),
             "duplicates_dropped": run["duplicates_dropped"],
             "source_problems": run.get("source_problems", {}).get("count", 0),
+            "skipped_reason": run.get("skipped_reason"),
         },
     )
     return output

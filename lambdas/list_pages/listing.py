@@ -9,7 +9,8 @@ Everything but the last step and the store read is pure.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -27,12 +28,17 @@ from lambdas.common.models import (
 )
 from lambdas.common.observability import logger
 from lambdas.common.settings import Settings
-from lambdas.common.store import Store, parse_instant
+from lambdas.common.store import RunLeases, Store, parse_instant
 from lambdas.common.urls import DEFAULT_TRACKING_PARAMS, UrlError, canonicalize
-from lambdas.list_pages.execution_input import describe_type, parse_execution_input
+from lambdas.list_pages.execution_input import (
+    ExecutionRequest,
+    describe_type,
+    parse_execution_input,
+)
 from lambdas.list_pages.lanes import LaneSettings, batch_count, plan_lanes
 from lambdas.list_pages.problems import ProblemLog, describe_exception, quoted
 from lambdas.list_pages.robots_check import RobotsChecker
+from lambdas.list_pages.run_lease import lease_for, skipped_output
 from lambdas.list_pages.sources import Candidate, ObjectStore, SitemapFetcher, candidates
 
 # Step Functions caps a state's input/output at 256 KiB, and an overflow (States.DataLimitExceeded)
@@ -65,6 +71,9 @@ class ListingContext:
     fetch_sitemap: SitemapFetcher
     objects: ObjectStore
     check_robots: RobotsChecker | None = None  # None: CrawlBatch reads robots.txt itself
+    # The run lease (run_lease.py); None: no overlap check (the listing alone, in tests).
+    leases: RunLeases | None = None
+    clock: Callable[[], float] = time.time
 
 
 @dataclass(frozen=True)
@@ -276,10 +285,33 @@ def write_lanes(
 
 
 def list_pages(event: object, context: ListingContext) -> ListPagesOutput:
-    """The ListPages task: the run's description and its lanes (inline) or their S3 location."""
-    settings = context.settings
+    """The ListPages task: the run's description and its lanes (inline) or their S3 location.
+
+    With `context.leases`, the run first takes the run lease (run_lease.py): a run started
+    while another one holds it is skipped; a run that fails here gives the lease back.
+    """
     run = parse_event(event)
-    request = parse_execution_input(run.execution_input, settings)
+    request = parse_execution_input(run.execution_input, context.settings)
+    leases = context.leases
+    if leases is None:
+        return _list_run(run, request, context)
+    wanted = lease_for(run.run_id, run.started_at, context.settings.execution_timeout_minutes)
+    holder = leases.acquire_run_lease(wanted, context.clock())
+    if holder["run_id"] != run.run_id:
+        logger.warning("run skipped: another run holds the run lease", extra={"holder": holder})
+        return skipped_output(run.run_id, run.started_at, holder)
+    try:
+        return _list_run(run, request, context)
+    except BaseException:
+        try:
+            leases.release_run_lease(run.run_id)  # the run ends here: let the next one run
+        except Exception:
+            logger.exception("could not release the run lease (it expires by itself)")
+        raise
+
+
+def _list_run(run: RunEvent, request: ExecutionRequest, context: ListingContext) -> ListPagesOutput:
+    settings = context.settings
     problems = ProblemLog()
     found = candidates(
         request.source,

@@ -1,5 +1,9 @@
 """StoreAndNotify: write a run's results and summary, publish the notification, return it.
 
+A skipped run (RunInfo.skipped_reason: another run held the run lease) has no results: its
+summary says why and is stored and published like any other. Every run that gets here
+releases the run lease if it holds it.
+
 Results stream through in chunks: the store writes each chunk and the counter counts it, so
 nothing holds the whole run. Idempotent: the outcome of each page travels in its result and
 store keys are deterministic, so a second run writes and counts exactly the same.
@@ -15,6 +19,7 @@ from typing import Any
 from lambdas.common.errors import InvalidInputError
 from lambdas.common.models import PageResult, RunInfo, RunSummary
 from lambdas.common.notifier import Notifier
+from lambdas.common.observability import logger
 from lambdas.common.store import Store, chunked, parse_instant
 from lambdas.store_and_notify.failures import Reason
 from lambdas.store_and_notify.results import ResultReader, run_results
@@ -99,4 +104,15 @@ def store_and_notify(event: object, context: StoringContext) -> StoreOutcome:
     """The StoreAndNotify task: store, then publish; the summary is the execution output."""
     outcome = store_results(event, context)
     context.notifier.publish(subject_line(outcome.summary), message_text(outcome.summary))
+    release_run_lease(context.store, outcome.summary["run_id"])
     return outcome
+
+
+def release_run_lease(store: Store, run_id: str) -> None:
+    """The run is over: let the next one run (only if this run holds the lease: a skipped run
+    leaves the running one's alone). A failure here is logged, not raised: the lease expires
+    by itself, and the results are already stored and published."""
+    try:
+        store.release_run_lease(run_id)
+    except Exception:
+        logger.exception("could not release the run lease (it expires by itself)")

@@ -131,6 +131,8 @@ def test_list_pages_reads_the_table_and_page_lists_and_writes_batches(
         ("dynamodb:GetItem", table),
         ("dynamodb:BatchGetItem", table),
         ("dynamodb:Query", table),
+        ("dynamodb:PutItem", table),  # the run lease only (test below)
+        ("dynamodb:DeleteItem", table),  # the run lease only
         ("s3:GetObject", json.dumps({"Fn::Join": ["", [bucket_arn, "/page-lists/*"]]})),
         ("s3:PutObject", json.dumps({"Fn::Join": ["", [bucket_arn, "/runs/*"]]})),
     }
@@ -153,12 +155,33 @@ def test_store_and_notify_writes_the_table_reads_results_and_publishes(
         ("dynamodb:GetItem", table),
         ("dynamodb:BatchGetItem", table),
         ("dynamodb:Query", table),
+        ("dynamodb:DeleteItem", table),  # the run lease only (test below)
         ("s3:GetObject", json.dumps({"Fn::Join": ["", [bucket_arn, "/runs/*"]]})),
         ("s3:ListBucket", json.dumps(bucket_arn)),
         ("sns:Publish", topic),
         ("kms:GenerateDataKey", key),
         ("kms:Decrypt", key),
     }
+
+
+@pytest.mark.parametrize(
+    ("function", "lease_actions"),
+    [
+        ("ListPages", {"dynamodb:PutItem", "dynamodb:DeleteItem"}),
+        ("StoreAndNotify", {"dynamodb:DeleteItem"}),
+    ],
+)
+def test_the_run_lease_grants_reach_the_lease_item_only(
+    synthesized: Synthesized, function: str, lease_actions: set[str]
+) -> None:
+    leading_keys = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["LEASE"]}}
+    statements = _statements(synthesized, _role_id(synthesized, function))
+    conditioned = [s for s in statements if s.get("Condition") == leading_keys]
+    assert [set(_as_list(s["Action"])) for s in conditioned] == [lease_actions]
+    # no other statement of the function grants those actions on the table's other items
+    if function == "ListPages":
+        others = [s for s in statements if s not in conditioned]
+        assert not {a for s in others for a in _as_list(s["Action"])} & lease_actions
 
 
 def test_customer_managed_table_key_is_granted_only_to_the_table_users(

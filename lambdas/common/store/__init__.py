@@ -4,7 +4,8 @@ Both backends keep the same records (docs/CONTRACT.md, "Store"):
 - the latest successful state of each page (what ListPages attaches as `previous`),
 - one PageResult per page per run (with a TTL in DynamoDB),
 - the RunSummary of each run (plus a `RUNS` index item so runs list newest first),
-- per-run host notes (Retry-After back-off shared by every lane of the run).
+- per-run host notes (Retry-After back-off shared by every lane of the run),
+- the run lease (one item/row: the run that is crawling, until it ends or its lease expires).
 
 A state keeps the page as last seen (title, h1, links, ..., CrawlBatch's fingerprints): an
 `unchanged` result is completed from it (`carried: true`). A page that redirected is stored
@@ -43,7 +44,15 @@ from lambdas.common.store.latest import (
     state_from_result,
     state_url,
 )
-from lambdas.common.store.model import HostNotes, PageState, Store, StoreError, later_note
+from lambdas.common.store.model import (
+    HostNotes,
+    PageState,
+    RunLease,
+    RunLeases,
+    Store,
+    StoreError,
+    later_note,
+)
 from lambdas.common.store.sqlite import SQLiteStore
 
 __all__ = [
@@ -56,6 +65,8 @@ __all__ = [
     "DynamoDBStore",
     "HostNotes",
     "PageState",
+    "RunLease",
+    "RunLeases",
     "SQLiteStore",
     "Store",
     "StoreError",

@@ -4,7 +4,9 @@ Items (docs/CONTRACT.md, "Store"):
 - `PAGE#<url>` / `STATE`: the page's latest successful state (no TTL),
 - `RUN#<run>` / `PAGE#<url>`: one PageResult per page per run,
 - `RUN#<run>` / `SUMMARY` and `RUNS` / `<started_at>#<run>`: the run record and its index,
-- `RUN#<run>` / `HOST#<host key>`: a host note (Retry-After back-off for the run).
+- `RUN#<run>` / `HOST#<host key>`: a host note (Retry-After back-off for the run),
+- `LEASE` / `RUN`: the run lease (run_id, started_at, expires_at: also the TTL, which deletes
+  an abandoned lease some time after it has expired).
 
 STATE items are written one by one with a condition (NOT_NEWER), never read first: two
 overlapping runs cannot race (v0.1 read the state, then wrote it in a BatchWriteItem, so an
@@ -26,6 +28,7 @@ Measured with moto, 100 results (bench: counting client calls), v0.1 -> v0.2:
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections import deque
@@ -53,7 +56,7 @@ from lambdas.common.store.latest import (
     state_writes,
     unique_by_url,
 )
-from lambdas.common.store.model import PageState, StoreError, later_note
+from lambdas.common.store.model import PageState, RunLease, StoreError, later_note
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -162,6 +165,26 @@ def merge_update(state: PageState) -> Update:
 
 def _note_from_item(item: dict[str, Any]) -> HostNote:
     return HostNote(not_before=float(item["not_before"]["N"]), reason=item["reason"]["S"])
+
+
+LEASE_KEY = {"pk": {"S": "LEASE"}, "sk": {"S": "RUN"}}
+
+
+def _lease_item(lease: RunLease) -> dict[str, Any]:
+    return {
+        "run_id": {"S": lease["run_id"]},
+        "started_at": {"S": lease["started_at"]},
+        # a whole number: also the table's TTL attribute (epoch seconds)
+        "expires_at": {"N": str(math.ceil(lease["expires_at"]))},
+    }
+
+
+def _lease_from_item(item: dict[str, Any]) -> RunLease:
+    return RunLease(
+        run_id=item["run_id"]["S"],
+        started_at=item.get("started_at", {}).get("S", ""),
+        expires_at=float(item["expires_at"]["N"]),
+    )
 
 
 def _loads_summary(text: str) -> RunSummary:
@@ -322,6 +345,48 @@ class DynamoDBStore:
                 old = found.get("Item")
             return later_note(_note_from_item(old) if old else None, note)
         return note
+
+    # -- the run lease
+
+    def acquire_run_lease(self, lease: RunLease, now: float) -> RunLease:
+        # One conditional PutItem: two ListPages racing for a free lease cannot both win.
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={**LEASE_KEY, **_lease_item(lease)},
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR run_id = :run OR expires_at <= :now"
+                ),
+                ExpressionAttributeValues={
+                    ":run": {"S": lease["run_id"]},
+                    ":now": {"N": repr(float(now))},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            response: dict[str, Any] = dict(exc.response)
+            old: dict[str, Any] | None = response.get("Item")
+            if not old:
+                found = self.client.get_item(
+                    TableName=self.table_name, Key=LEASE_KEY, ConsistentRead=True
+                )
+                old = found.get("Item")
+            if not old:  # released between our write and our read: try once more
+                return self.acquire_run_lease(lease, now)
+            return _lease_from_item(old)
+        return lease
+
+    def release_run_lease(self, run_id: str) -> bool:
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key=LEASE_KEY,
+                ConditionExpression="run_id = :run",
+                ExpressionAttributeValues={":run": {"S": run_id}},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False  # another run's lease, or none: not ours to drop
+        return True
 
     # -- writes
 

@@ -46,7 +46,30 @@ class HostNotes(Protocol):
         ...
 
 
-class Store(HostNotes, Protocol):
+class RunLease(TypedDict):
+    """Who holds the run lease: at most one run of a deployment (one table, one SQLite file)
+    crawls at a time (docs/CONTRACT.md, "Overlapping runs")."""
+
+    run_id: str
+    started_at: str
+    expires_at: float  # epoch seconds: after this the lease is free to take over
+
+
+class RunLeases(Protocol):
+    """The run lease: ListPages takes it, StoreAndNotify releases it. Both conditional."""
+
+    def acquire_run_lease(self, lease: RunLease, now: float) -> RunLease:
+        """Take the lease for lease["run_id"] when it is free, expired (expires_at <= now) or
+        already held by that run (a retried ListPages); return the lease in effect: ours,
+        or the live lease of another run."""
+        ...
+
+    def release_run_lease(self, run_id: str) -> bool:
+        """Drop the lease only if `run_id` holds it; True when it did."""
+        ...
+
+
+class Store(HostNotes, RunLeases, Protocol):
     def previous_states(self, urls: Iterable[str]) -> dict[str, PreviousState]:
         """The latest successful state of each URL that has one (through its alias, if the
         URL redirected when last crawled)."""

@@ -20,7 +20,7 @@ from lambdas.common.store.latest import (
     state_url,
     unique_by_url,
 )
-from lambdas.common.store.model import PageState, StoreError
+from lambdas.common.store.model import PageState, RunLease, StoreError
 
 # The schema of v0.1 (user_version 0) is migrated in place; a file from a newer crawlmap is
 # refused rather than written in a shape it does not know.
@@ -57,6 +57,16 @@ CREATE TABLE IF NOT EXISTS host_notes (
     reason TEXT NOT NULL,
     PRIMARY KEY (run_id, host)
 );
+"""
+# The run lease (one row): created on first use, so files of every schema version get it and
+# crawlmaps that do not know it ignore it.
+_LEASE_TABLE = """
+CREATE TABLE IF NOT EXISTS run_lease (
+    name TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    expires_at REAL NOT NULL
+)
 """
 # Columns v0.2 added to v0.1's tables (ALTER TABLE ... ADD COLUMN keeps every row).
 _ADDED_COLUMNS = (("page_state", "alias_of", "TEXT"), ("page_state", "seen", "TEXT"))
@@ -306,3 +316,34 @@ class SQLiteStore:
             ).fetchone()
         # The row is the note in effect: ours, or a later one that was already there.
         return HostNote(not_before=float(row[0]), reason=row[1]) if row else note
+
+    # -- the run lease
+
+    def acquire_run_lease(self, lease: RunLease, now: float) -> RunLease:
+        with self._lock:
+            db = self._db()
+            db.execute(_LEASE_TABLE)
+            # One statement: another process's ListPages may be taking it at the same time.
+            db.execute(
+                "INSERT INTO run_lease (name, run_id, started_at, expires_at)"
+                " VALUES ('RUN', ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
+                " run_id = excluded.run_id, started_at = excluded.started_at,"
+                " expires_at = excluded.expires_at"
+                " WHERE run_lease.run_id = excluded.run_id OR run_lease.expires_at <= ?",
+                (lease["run_id"], lease["started_at"], float(lease["expires_at"]), float(now)),
+            )
+            row = db.execute(
+                "SELECT run_id, started_at, expires_at FROM run_lease WHERE name = 'RUN'"
+            ).fetchone()
+        if row is None:
+            return lease
+        return RunLease(run_id=row[0], started_at=row[1], expires_at=float(row[2]))
+
+    def release_run_lease(self, run_id: str) -> bool:
+        with self._lock:
+            db = self._db()
+            db.execute(_LEASE_TABLE)
+            cursor = db.execute(
+                "DELETE FROM run_lease WHERE name = 'RUN' AND run_id = ?", (run_id,)
+            )
+        return cursor.rowcount > 0
