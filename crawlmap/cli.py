@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
+import logging
 import os
+import signal
 import sqlite3
 import sys
 import warnings
@@ -22,7 +25,7 @@ from rich.console import Console
 
 from crawlmap.console import CrawlProgress, results_table, summary_table, where_table
 from crawlmap.engine.errors import EngineError
-from crawlmap.engine.runner import EngineOptions, RunRecord, run_execution
+from crawlmap.engine.runner import EngineOptions, RunInterrupted, RunRecord, run_execution
 from crawlmap.engine.template import (
     definition_of,
     function_specs,
@@ -45,6 +48,7 @@ from lambdas.common.errors import ConfigError
 from lambdas.common.urls import UrlError, canonicalize
 from lambdas.list_pages.execution_input import BATCH_SIZE_RANGE, DISTRIBUTED_THRESHOLD_RANGE
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report after Ctrl-C
 DEBUG_ENV = "CRAWLMAP_DEBUG"  # set: an internal error shows its traceback
 MAX_INLINE_CONCURRENCY = 40  # Step Functions' inline Map runs at most 40 iterations at once
 
@@ -398,8 +402,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{len(pages)} pages to crawl, more than max_pages allows ({limit}; set it in "
             "cdk.json under crawlmap.max_pages)"
         )
-    with progress, store_errors(args, database):
-        record = run_execution(payload, options)
+    try:
+        with progress, store_errors(args, database), sigterm_interrupts():
+            record = run_execution(payload, options)
+    except RunInterrupted as interrupted:
+        finish_interrupted(args, console, interrupted, pages, options.template)
     save_definition(record, options.template)
     if args.output:
         write_output(args.output, output_rows(record, pages))
@@ -416,6 +423,76 @@ def cmd_run(args: argparse.Namespace) -> int:
             "default (SSRF guard); pass --allow-private-networks to crawl them"
         )
     return 0 if record.status == "SUCCEEDED" else 1
+
+
+def results_in_history(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The page results of the CrawlBatch invocations that returned (inline Map), each page
+    once (its last result), from their TaskSucceeded events."""
+    found: dict[str, dict[str, Any]] = {}
+    for event in events:
+        details = event.get("taskSucceededEventDetails")
+        if event.get("type") != "TaskSucceeded" or not isinstance(details, Mapping):
+            continue
+        try:
+            output = json.loads(details.get("output") or "null")
+        except (TypeError, ValueError):
+            continue
+        payload = output.get("Payload") if isinstance(output, dict) else None
+        rows = payload.get("results") if isinstance(payload, dict) else None
+        for row in rows if isinstance(rows, list) else []:
+            if isinstance(row, dict) and isinstance(row.get("url"), str):
+                found[row["url"]] = row
+    return list(found.values())
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (`kill`, a CI's timeout) stops the run as Ctrl-C does: saved, not lost."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: signals are not ours to take
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def finish_interrupted(
+    args: argparse.Namespace,
+    console: Console,
+    interrupted: RunInterrupted,
+    pages: Sequence[str],
+    template: Mapping[str, Any] | None,
+) -> NoReturn:
+    """What an interrupted run leaves: its folder (saved by the engine), --output's lines so
+    far, one line saying where; exit 130 as a shell expects after Ctrl-C."""
+    record = interrupted.record
+    if not record.results:  # StoreAndNotify never ran: the pages crawled are in the history
+        results = results_in_history(record.events)
+        RunFolderWriter(record.run_dir).write_results(results)
+        record = dataclasses.replace(record, results=results)
+    save_definition(record, template)
+    if args.output:
+        write_output(args.output, output_rows(record, pages))
+    if args.json:
+        print(json.dumps(json_summary(record)))
+    console.print(
+        f"[bold red]interrupted[/]: the execution was stopped ({record.status}); what it did "
+        f"so far is saved in {record.run_dir} (crawlmap history latest)",
+        highlight=False,
+    )
+    # The stopped execution's threads (moto's interpreter, handlers that did not return in
+    # time) must not outlive the engine's AWS stand-ins, where they would reach the real
+    # endpoints or log into a closed logs.txt: the run is saved, so end the process now.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -591,6 +668,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.filterwarnings(
         "ignore", message="No application metrics to publish", category=UserWarning
     )
+    # A log handler that fails (a stopped run's thread writing to its closed logs.txt) must
+    # not print a traceback onto the user's terminal.
+    logging.raiseExceptions = False
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
@@ -605,7 +685,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         print(f"crawlmap {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # stdout's reader went away (`crawlmap history RUN | head`): nothing left to say.
         # Point stdout at /dev/null so the interpreter's final flush does not complain.

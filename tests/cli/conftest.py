@@ -8,6 +8,7 @@ in flight at once: what a per-host limit is about.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -63,28 +64,30 @@ class RecordingSite:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 host = self.headers.get("Host", "")
+                if self.path == "/robots.txt":  # not a page: neither counted nor delayed
+                    self.send_error(404)
+                    return
                 with site.lock:
                     log = site.hosts.setdefault(host, HostLog())
-                    if self.path != "/robots.txt":
-                        log.starts.append(time.monotonic())
+                    log.starts.append(time.monotonic())
                     log.in_flight += 1
                     log.max_in_flight = max(log.max_in_flight, log.in_flight)
                 try:
-                    if self.path == "/robots.txt":
-                        self.send_error(404)
-                        return
                     time.sleep(site.slow_delay if self.path.startswith("/slow/") else site.delay)
                     body = f"<html><title>{self.path}</title><h1>{self.path}</h1></html>".encode()
                     self.send_response(200)
                     self.send_header("Content-Type", "text/html; charset=utf-8")
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
-                    self.wfile.write(body)
                 except OSError:
-                    pass  # the crawler went away (a killed run)
+                    return  # the crawler went away (a killed run)
                 finally:
+                    # Out of flight before the body goes: the crawler cannot have its response
+                    # (and start the next request) while this one still counts.
                     with site.lock:
                         log.in_flight -= 1
+                with contextlib.suppress(OSError):  # the crawler went away (a killed run)
+                    self.wfile.write(body)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -98,7 +101,7 @@ class RecordingSite:
         return self.base + path
 
     def log(self) -> HostLog:
-        """The log of this site's one host (starts: pages only; in flight: robots.txt too)."""
+        """The log of this site's one host (page requests: robots.txt is not counted)."""
         with self.lock:
             return self.hosts.get(self.base.removeprefix("http://"), HostLog())
 
