@@ -188,11 +188,16 @@ class LambdaAdapter:
                 # As Lambda's Python runtime reports it: the handler's frames, not the engine's.
                 trace = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])
             duration_ms = (time.perf_counter() - started) * 1000
-        if error_type is None and duration_ms > runtime.spec.timeout_s * 1000:
-            # Lambda would have stopped it at its timeout.
+        timed_out = duration_ms > runtime.spec.timeout_s * 1000
+        if timed_out:
+            # Lambda would have stopped it at its timeout (before it returned or raised), and
+            # words it so (AWS-recorded Invoke payload, 2025; no requestId or stackTrace keys).
             error_type = "Sandbox.Timedout"
-            error_message = f"Task timed out after {runtime.spec.timeout_s:.2f} seconds"
-            result = None
+            error_message = (
+                f"RequestId: {context.aws_request_id} Error: Task timed out after "
+                f"{runtime.spec.timeout_s:.2f} seconds"
+            )
+            result, trace = None, []
         with self._lock:
             stats = runtime.stats
             stats.invocations += 1
@@ -208,15 +213,13 @@ class LambdaAdapter:
                 )
             )
         if error_type is not None:
+            payload: dict[str, Any] = {"errorType": error_type, "errorMessage": error_message}
+            if not timed_out:
+                payload.update(requestId=context.aws_request_id, stackTrace=trace)
             return {
                 "StatusCode": 200,
                 "FunctionError": "Unhandled",
                 "ExecutedVersion": "$LATEST",
-                "Payload": {
-                    "errorType": error_type,
-                    "errorMessage": error_message,
-                    "requestId": context.aws_request_id,
-                    "stackTrace": trace,
-                },
+                "Payload": payload,
             }
         return {"StatusCode": 200, "ExecutedVersion": "$LATEST", "Payload": result}

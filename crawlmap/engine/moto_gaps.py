@@ -26,7 +26,7 @@ was checked against moto 5.2.5; 1-6 and 8 have tests in tests/workflow/test_moto
    ResultWriter writes only manifest.json, with empty ResultFiles. The engine writes the
    result files as AWS does (SUCCEEDED_0.json, FAILED_0.json: JSON arrays of child executions
    with ExecutionArn, Input, Output, Status, ...) and lists them in the manifest.
-5. $$.Execution.StartTime is rendered as Python prints a datetime
+5. $$.Execution.StartTime and $$.State.EnteredTime are rendered as Python prints a datetime
    ("2026-11-26T19:36:23.913874+00:00"); AWS gives milliseconds and "Z"
    ("2026-11-26T19:36:23.913Z"). The engine sets the AWS form.
 6. ItemBatcher is not supported (ASLParserException); crawlmap does not use it (ListPages
@@ -85,6 +85,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name
 )
 from moto.stepfunctions.parser.asl.component.common.path import result_path
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state import state as state_module
 from moto.stepfunctions.parser.asl.component.state.exec.state_map import (
     state_map,
     tolerated_failure,
@@ -319,6 +320,7 @@ def install() -> None:
         _patch_result_writer()
         _patch_s3_counter()
         _patch_start_time()
+        _patch_entered_time()
         _patch_json_copies()
         _patch_s3_clients()
         _installed = True
@@ -605,6 +607,19 @@ def _patch_start_time() -> None:
         return env
 
     ExecutionWorker._get_evaluation_environment = evaluation_environment
+
+
+def _patch_entered_time() -> None:
+    original = state_module.StateData
+
+    def state_data(**fields: Any) -> Any:
+        entered = fields.get("EnteredTime")
+        if isinstance(entered, str):
+            moment = datetime.datetime.fromisoformat(entered)
+            fields["EnteredTime"] = _iso(moment.astimezone(datetime.UTC))
+        return original(**fields)
+
+    state_module.StateData = state_data
 
 
 def _patch_json_copies() -> None:

@@ -44,3 +44,9 @@ def fail_with_siblings_running(event: Any, context: Any) -> Any:
         raise ChildFailedError(f"item {event['n']} failed")
     _wait_for(lambda: stats.exceeded, "the Map Run to fail")
     return event
+
+
+def slow_then_fail(event: Any, context: Any) -> Any:
+    """Sleeps event["seconds"], then raises (on Lambda, a timeout would have stopped it first)."""
+    time.sleep(event["seconds"])
+    raise ChildFailedError("raised after the timeout")

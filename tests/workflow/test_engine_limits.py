@@ -374,3 +374,33 @@ def test_a_map_run_failed_on_its_threshold_still_stores_what_was_crawled(
         if not fetched:
             assert saved[url]["error"] == EXCEEDED
     assert record.meta["distributed"]["child_executions_failed"] >= 1
+
+
+# ---------------------------------------------------------------- function timeout
+
+
+def test_a_handler_raising_after_its_timeout_is_reported_as_timed_out(tmp_path: Path) -> None:
+    """Lambda stops the function at its Timeout, before it could raise: Sandbox.Timedout."""
+    definition = {
+        "StartAt": "Slow",
+        "States": {
+            "Slow": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "<fn:Slow>", "Payload.$": "$"},
+                "End": True,
+            }
+        },
+    }
+    template = template_with(
+        definition, {"Slow": "tests.workflow.limit_handlers.slow_then_fail"}, timeout_s=1
+    )
+    record = run_execution(
+        {"seconds": 1.2}, EngineOptions(home=tmp_path / "home", template=template)
+    )
+
+    assert record.status == "FAILED"
+    assert record.error == "Sandbox.Timedout"
+    payload = json.loads(record.cause or "")
+    assert payload["errorMessage"].endswith("Error: Task timed out after 1.00 seconds")
+    assert "raised after the timeout" not in (record.cause or "")

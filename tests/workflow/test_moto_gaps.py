@@ -221,14 +221,20 @@ def test_execution_start_time_has_the_aws_format(tmp_path: Path) -> None:
             "Echo": {
                 "Type": "Task",
                 "Resource": "<fn:Child>",
-                "Parameters": {"started_at.$": "$$.Execution.StartTime"},
+                "Parameters": {
+                    "started_at.$": "$$.Execution.StartTime",
+                    "entered_at.$": "$$.State.EnteredTime",
+                },
                 "End": True,
             }
         },
     }
     record = run(tmp_path, definition, {})
     assert record.status == "SUCCEEDED"
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record.output["started_at"])
+    aws_time = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+    assert re.fullmatch(aws_time, record.output["started_at"])
+    assert re.fullmatch(aws_time, record.output["entered_at"])
+    assert record.output["started_at"] <= record.output["entered_at"]
 
 
 def test_a_handler_past_its_timeout_fails_as_lambda_reports_it(tmp_path: Path) -> None:
@@ -254,7 +260,13 @@ def test_a_handler_past_its_timeout_fails_as_lambda_reports_it(tmp_path: Path) -
     late = run_execution({"seconds": 1.2}, EngineOptions(home=home, template=template))
     assert late.status == "FAILED"
     assert late.error == "Sandbox.Timedout"
-    assert "timed out after 1.00 seconds" in (late.cause or "")
+    # The Invoke payload Lambda gives (AWS-recorded): no requestId or stackTrace keys.
+    payload = json.loads(late.cause or "")
+    assert set(payload) == {"errorType", "errorMessage"}
+    assert re.fullmatch(
+        r"RequestId: [0-9a-f-]{36} Error: Task timed out after 1\.00 seconds",
+        payload["errorMessage"],
+    )
 
 
 def test_item_batcher_is_not_supported_and_the_engine_says_so(tmp_path: Path) -> None:
