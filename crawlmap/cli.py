@@ -262,12 +262,12 @@ def engine_options(
 
 
 def run_context(args: argparse.Namespace) -> dict[str, Any]:
-    """The cdk.json overrides of one run (-c KEY=VALUE, --max-concurrency), checked as
+    """The cdk.json overrides of one run or serve (-c KEY=VALUE, --max-concurrency), checked as
     `cdk synth -c` checks them: ConfigError names the key."""
     from stacks.config import parse_context_options
 
-    options = list(args.context or [])
-    if args.max_concurrency is not None:
+    options = list(getattr(args, "context", None) or [])
+    if getattr(args, "max_concurrency", None) is not None:
         options.append(f"max_concurrency={args.max_concurrency}")
     if options and args.template:
         raise UsageError("-c and --max-concurrency change the synthesized app: drop --template")
@@ -388,6 +388,29 @@ def store_errors(args: argparse.Namespace, database: Path) -> Iterator[None]:
         raise UsageError(f"{_store_name(args, database)}: the store failed ({exc})") from None
 
 
+def chosen_test_case(args: argparse.Namespace) -> contextlib.AbstractContextManager[None]:
+    """--mock-config FILE --test-case NAME: the execution runs that MockConfigFile test case
+    (mocked states answer from the file, the others run for real), as Step Functions Local
+    does for `<stateMachineArn>#<TestCase>`."""
+    from crawlmap.serve.mock_config import MOCK_CONFIG_ENV, MockConfigError, load_mock_config
+
+    path = args.mock_config or os.environ.get(MOCK_CONFIG_ENV)
+    if args.test_case is None:
+        if args.mock_config:
+            raise UsageError("--mock-config needs --test-case NAME (the test case to run)")
+        return contextlib.nullcontext()
+    if not path:
+        raise UsageError(f"--test-case needs --mock-config FILE (or ${MOCK_CONFIG_ENV})")
+    from crawlmap.serve import moto_hooks
+    from crawlmap.serve.server import stack_name
+
+    try:
+        case = load_mock_config(path).test_case(stack_name(), args.test_case)
+    except MockConfigError as exc:
+        raise UsageError(f"--test-case {args.test_case}: {exc}") from None
+    return moto_hooks.chosen_test_case(case)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     payload, pages = execution_input(args)
     database = check_store(args, write=True)
@@ -402,8 +425,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{len(pages)} pages to crawl, more than max_pages allows ({limit}; set it in "
             "cdk.json under crawlmap.max_pages)"
         )
+    test_case = chosen_test_case(args)
     try:
-        with progress, store_errors(args, database), sigterm_interrupts():
+        with progress, store_errors(args, database), sigterm_interrupts(), test_case:
             record = run_execution(payload, options)
     except RunInterrupted as interrupted:
         finish_interrupted(args, console, interrupted, pages, options.template)
@@ -625,6 +649,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="let the crawler fetch private and loopback addresses (e.g. a site on 127.0.0.1)",
     )
     run.add_argument("--no-robots", action="store_true", help="ignore robots.txt")
+    run.add_argument(
+        "--mock-config",
+        metavar="FILE",
+        help="a MockConfigFile (Step Functions Local's format; default $SFN_MOCK_CONFIG)",
+    )
+    run.add_argument("--test-case", metavar="NAME", help="run this test case of the MockConfigFile")
     for option, key in PER_RUN_TUNABLES.items():
         entry = tunables.tunable(key)
         run.add_argument(

@@ -63,6 +63,13 @@ def add_serve_command(commands: Any) -> None:
         action="store_true",
         help="let the crawler fetch private and loopback addresses (e.g. a site on 127.0.0.1)",
     )
+    serve.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a cdk.json key for the served machine, as `cdk synth -c` does (repeatable)",
+    )
     main_cli.add_engine_arguments(serve)
     serve.set_defaults(func=cmd_serve)
 
@@ -92,7 +99,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.allow_private_networks:
         overrides[env.ALLOW_PRIVATE_NETWORKS] = "true"
     options = ServeOptions(
-        engine=main_cli.engine_options(args, None, overrides),
+        engine=main_cli.engine_options(args, None, overrides, main_cli.run_context(args)),
         host=host,
         port=args.port,
         lambda_port=args.lambda_port,
