@@ -31,6 +31,11 @@ from crawlmap.history.text import console_time
 from crawlmap.report.graph import STATUS_LABEL, render_graph
 
 MAX_EVENT_ROWS = 5000
+# Above this many rows a table's rows travel once as JSON and report.js renders one page of
+# PAGE_ROWS at a time (filter and sort over all of them): 100,000 <tr> would take the browser
+# tens of seconds to lay out. Below it the rows are HTML, readable without the script.
+PAGED_ROWS = 2000
+PAGE_ROWS = 500
 OUTCOMES = ("new", "changed", "unchanged", "failed", "skipped")
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
@@ -56,6 +61,36 @@ def _ms(value: float | None) -> str:
 
 def _offset(ts: datetime | None, t0: datetime) -> float | None:
     return None if ts is None else (ts - t0).total_seconds() * 1000
+
+
+def script_json(value: Any) -> str:
+    """JSON safe inside <script type="application/json">: no '<', '>' or '&' at all, so no
+    '</script>' or '<!--' from a crawled title can end the element or change how it parses."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    for char, escaped in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(char, escaped)
+    return text
+
+
+def _paged_body(table_id: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """The rows of a large table as data for report.js, plus its page controls.
+
+    columns name how report.js shows each cell: idx (the row's number, not in the data), url,
+    badge (the outcome), num, ms (milliseconds), label ([text, sort key]), err, text."""
+    data = {"cols": list(columns), "page": PAGE_ROWS, "rows": rows}
+    return (
+        f'<script type="application/json" id="{table_id}-data">{script_json(data)}</script>'
+        f'<div class="pager" data-table="{table_id}">'
+        '<button type="button" data-page="prev">&larr; prev</button>'
+        f'<span class="range">{len(rows):,} rows</span>'
+        '<button type="button" data-page="next">next &rarr;</button></div>'
+    )
 
 
 def _json_block(value: Any) -> str:
@@ -257,7 +292,12 @@ def _pages_section(
     body = []
     # Distributed runs: iterations are child executions, not in the history: no such columns.
     with_iterations = any(row.iteration is not None for row in rows)
+    paged = len(rows) > PAGED_ROWS
+    data: list[list[Any]] = []
     for number, row in enumerate(rows, start=1):
+        if paged:
+            data.append(_page_data(row, t0, with_iterations))
+            continue
         it = row.iteration
         iteration_cell = iteration_label(it) if it is not None else "–"
         duration = row.elapsed_ms if isinstance(row.elapsed_ms, int | float) else None
@@ -296,21 +336,50 @@ def _pages_section(
     return (
         f'<section class="card" id="pages"><h2>Pages<span class="hint">{_e(source)}</span></h2>'
         f"{_toolbar('pages-table', present, 'Filter pages by URL, error or title')}"
-        '<div class="table-wrap"><table id="pages-table" class="sortable"><thead><tr>'
-        '<th class="num">#</th><th>Page</th><th>Outcome</th><th class="num">HTTP</th>'
-        '<th class="num">Attempts</th><th class="num">Fetch time</th>'
+        '<div class="table-wrap"><table id="pages-table" class="sortable"'
+        + (' data-rows="pages-table-data" data-url-column="1"' if paged else "")
+        + '><thead><tr><th class="num">#</th><th>Page</th><th>Outcome</th>'
+        '<th class="num">HTTP</th><th class="num">Attempts</th><th class="num">Fetch time</th>'
         + (
             '<th class="num">Iteration</th><th class="num">Iteration start</th>'
             if with_iterations
             else ""
         )
         + "<th>Error</th>"
-        f"<th>Title</th></tr></thead><tbody>{''.join(body)}</tbody></table></div></section>"
+        f"<th>Title</th></tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        + (_paged_body("pages-table", _page_columns(with_iterations), data) if paged else "")
+        + "</section>"
     )
 
 
-def _iteration_rows(batches: Sequence[MapIteration], t0: datetime) -> list[str]:
-    rows = []
+def _page_columns(with_iterations: bool) -> list[str]:
+    iteration = ["label", "ms"] if with_iterations else []
+    return ["idx", "url", "badge", "num", "num", "ms", *iteration, "err", "text"]
+
+
+def _page_data(row: PageRow, t0: datetime, with_iterations: bool) -> list[Any]:
+    """One page row for report.js, in _page_columns' order (the row number is its position)."""
+    duration = row.elapsed_ms if isinstance(row.elapsed_ms, int | float) else None
+    cells: list[Any] = [row.url, row.outcome, row.status, row.attempts, duration]
+    if with_iterations:
+        it = row.iteration
+        start = _offset(it.started_at, t0) if it is not None else None
+        cells.append([iteration_label(it), it.index] if it is not None else None)
+        cells.append(round(start, 3) if start is not None else None)
+    cells.append(row.error or None)
+    cells.append(row.title or None)
+    return cells
+
+
+ITERATION_COLUMNS = ("label", "num", "url", "badge", "num", "num", "num", "ms", "ms", "err")
+
+
+def _iteration_rows(
+    batches: Sequence[MapIteration], t0: datetime
+) -> tuple[list[str], list[list[Any]]]:
+    """The iterations table's rows: HTML, or data for report.js above PAGED_ROWS."""
+    rows: list[str] = []
+    data: list[list[Any]] = []
     for number, it in enumerate(batches):
         first = it.pages[0] if it.pages else ""
         more = f" (+{len(it.pages) - 1} more)" if len(it.pages) > 1 else ""
@@ -320,6 +389,22 @@ def _iteration_rows(batches: Sequence[MapIteration], t0: datetime) -> list[str]:
         if error and it.caught_cause:
             error = f"{error}: {_cause_text(it.caught_cause)}"
         start = _offset(it.started_at, t0)
+        if len(batches) > PAGED_ROWS:
+            data.append(
+                [
+                    [iteration_label(it)[1:], number],
+                    it.batch_id,
+                    f"{first}{more}",
+                    it.outcome,
+                    it.attempts,
+                    it.pages_ok,
+                    it.pages_failed,
+                    round(start, 3) if start is not None else None,
+                    it.duration_ms,
+                    error or None,
+                ]
+            )
+            continue
         rows.append(
             f'<tr data-outcome="{_e(it.outcome)}">'
             f'<td class="num" data-sort="{number}">{_e(iteration_label(it)[1:])}</td>'
@@ -333,7 +418,7 @@ def _iteration_rows(batches: Sequence[MapIteration], t0: datetime) -> list[str]:
             f'<td class="num" data-sort="{it.duration_ms or 0}">{_ms(it.duration_ms)}</td>'
             f'<td class="err">{_e(error)}</td></tr>'
         )
-    return rows
+    return rows, data
 
 
 def _iterations_section(history: ExecutionHistory, run: RunFolder | None = None) -> str:
@@ -356,21 +441,23 @@ def _iterations_section(history: ExecutionHistory, run: RunFolder | None = None)
             batches = [it for inner in history.batch_maps(run_map) for it in inner.iterations]
             nested = history.batch_maps(run_map) != (run_map,)
             where = f"{len(run_map.iterations)} lanes" if nested else ""
-        rows = _iteration_rows(batches, t0)
+        rows, data = _iteration_rows(batches, t0)
         outcomes = sorted({it.outcome for it in batches})
         table_id = f"iterations-{len(parts)}"
+        paged = f' data-rows="{table_id}-data"' if data else ""
         parts.append(
             f"<h3>{_e(run_map.name)} "
             f'<span class="badge {_e(run_map.status)}">{_e(run_map.status)}</span>'
             + (f' <span class="hint">{len(batches)} batches in {_e(where)}</span>' if where else "")
             + "</h3>"
             f"{_toolbar(table_id, outcomes, 'Filter iterations')}"
-            f'<div class="table-wrap"><table id="{table_id}" class="sortable iterations">'
+            f'<div class="table-wrap"><table id="{table_id}" class="sortable iterations"{paged}>'
             "<thead><tr>"
             '<th class="num">Index</th><th class="num">Batch</th><th>Pages</th><th>Outcome</th>'
             '<th class="num">Attempts</th><th class="num">OK</th><th class="num">Failed</th>'
             '<th class="num">Start</th><th class="num">Duration</th><th>Error</th>'
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+            + (_paged_body(table_id, ITERATION_COLUMNS, data) if data else "")
         )
     if not parts:
         parts.append('<p class="note">This execution ran no Map state.</p>')
