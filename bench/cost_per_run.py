@@ -49,7 +49,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from crawlmap.cost import estimate_run, format_cost
+from crawlmap.cost import estimate_run, format_cost, project_run
 from crawlmap.engine.runner import EngineOptions, run_execution
 from crawlmap.engine.runs import crawlmap_home
 from crawlmap.engine.template import load_template
@@ -315,6 +315,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", type=Path, help="price an existing run folder instead")
     parser.add_argument("--moto", action="store_true", help="use a moto-made history")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--project",
+        type=int,
+        metavar="PAGES",
+        help="then print `crawlmap cost RUN --project PAGES --hosts N` (the cost goal)",
+    )
+    parser.add_argument("--project-hosts", type=int, default=100, help="hosts of --project")
+    parser.add_argument(
+        "--project-wait-ms", type=float, default=100.0, help="page wait of --project"
+    )
     parser.add_argument("--work", type=Path, help="keep the site, store and run folder here")
     parser.add_argument(
         "--alone-pages", type=int, default=300, help="pages crawled one batch at a time"
@@ -387,9 +397,18 @@ def main(argv: list[str] | None = None) -> int:
                 **alone,
                 "goal": goal_figures(alone_run, args.target, alone["one_page_ms"]),
             }
+        projected = None
+        if args.project:
+            projected = project_run(
+                run, pages=args.project, hosts=args.project_hosts, page_wait_ms=args.project_wait_ms
+            )
+            result["projection"] = projected.to_json()
         if args.json:
             print(json.dumps(result, indent=1))
             return 0
+        if projected is not None:
+            print(format_cost(projected))
+            print()
         print(format_cost(estimate_run(run)))
         print()
         print(

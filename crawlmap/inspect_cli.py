@@ -238,13 +238,25 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_cost(args: argparse.Namespace) -> int:
-    from crawlmap.cost import CostError, estimate_run, format_cost, format_scaling
+    from crawlmap.cost import CostError, estimate_run, format_cost, format_scaling, project_run
 
     run = open_run(args.run)
     if args.pages is not None and args.pages <= 0:
         raise InspectError(f"--pages: must be a positive number, got {args.pages}")
+    if args.hosts is not None and args.project is None:
+        raise InspectError("--hosts: only with --project PAGES")
+    if args.project is not None and args.pages is not None:
+        raise InspectError("--pages: not with --project (which plans the pages itself)")
     try:
-        breakdown = estimate_run(run, pages=args.pages)
+        if args.project is not None:
+            breakdown = project_run(
+                run,
+                pages=args.project,
+                hosts=args.hosts if args.hosts is not None else 1,
+                page_wait_ms=100.0 if args.page_wait_ms is None else args.page_wait_ms,
+            )
+        else:
+            breakdown = estimate_run(run, pages=args.pages, page_wait_ms=args.page_wait_ms)
     except CostError as exc:
         raise InspectError(f"RUN {args.run!r}: {exc}") from None
     if args.json:
@@ -316,6 +328,22 @@ def add_inspect_commands(subparsers: argparse._SubParsersAction) -> None:
     cost.add_argument("run", help="run id, run folder or history.json (with meta.json)")
     cost.add_argument("--json", action="store_true", help="print the breakdown as one JSON object")
     cost.add_argument("--pages", type=int, help="scale the measured run linearly to N pages")
+    cost.add_argument(
+        "--page-wait-ms",
+        type=float,
+        metavar="MS",
+        help="assume each page waits MS on the network (default: its measured elapsed_ms;"
+        " with --project: 100)",
+    )
+    cost.add_argument(
+        "--project",
+        type=int,
+        metavar="PAGES",
+        help="price PAGES pages laid out by ListPages' planner, with the run's CPU per page",
+    )
+    cost.add_argument(
+        "--hosts", type=int, metavar="N", help="with --project: the pages spread over N hosts"
+    )
     cost.set_defaults(func=_run_safely(cmd_cost))
 
 

@@ -11,6 +11,7 @@ from crawlmap.cost.model import (
     format_cost,
     format_scaling,
     load_prices,
+    project_run,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "format_cost",
     "format_scaling",
     "load_prices",
+    "project_run",
 ]

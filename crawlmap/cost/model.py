@@ -32,12 +32,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from crawlmap.cost import duration as dm
 from crawlmap.history import ExecutionHistory, HistoryError, RunFolder, load_run
 
 EXPRESS_MEMORY_CHUNK_MB = 64
@@ -188,6 +189,8 @@ class CostBreakdown:
     prices_as_of: str
     region: str
     notes: tuple[str, ...] = field(default=())
+    durations: dm.DurationReport | None = None  # the load-independent duration model
+    projection: dict[str, Any] | None = None  # --project: what the projection planned
 
     @property
     def ratio(self) -> float:
@@ -239,6 +242,15 @@ class CostBreakdown:
             "ratio": _finite(self.ratio),
             "compute_ratio": _finite(self.compute_ratio),
             "notes": list(self.notes),
+            "durations": None
+            if self.durations is None
+            else {
+                "model": "billed ms = ceil(cpu ms x cpu_scale + network wait ms)",
+                "functions": {f.name: f.to_json() for f in self.durations.functions},
+                "measured": self.durations.measured,
+                "assumed": self.durations.assumed,
+            },
+            "projection": self.projection,
         }
 
 
@@ -580,17 +592,81 @@ def naive_estimate(
     )
 
 
+def _has_cpu(meta: Mapping[str, Any]) -> bool:
+    functions = meta.get("functions")
+    return isinstance(functions, Mapping) and any(
+        isinstance(spec, Mapping) and spec.get("cpu_ms_total") is not None
+        for spec in functions.values()
+    )
+
+
+def model_durations(
+    run: RunFolder, usage: Usage, mode: str, page_wait_ms: float | None, notes: list[str]
+) -> tuple[Usage, dm.DurationReport | None]:
+    """The usage with each function's duration from the load-independent model (duration.py),
+    when the run measured CPU time; else as recorded (wall clock), with a note."""
+    if not _has_cpu(run.meta):
+        notes.append(
+            "meta.json has no cpu_ms_total (recorded before CPU was measured, or on AWS):"
+            " Lambda priced from the recorded durations"
+        )
+        return usage, None
+    report = dm.model_run_durations(
+        run,
+        {f.name: f.memory_mb for f in usage.functions},
+        {f.name: f.invocations for f in usage.functions},
+        mode,
+        page_wait_ms=page_wait_ms,
+    )
+    billed = {d.name: d.billed_ms_total for d in report.functions}
+    functions = tuple(
+        replace(f, duration_ms_total=billed.get(f.name, f.duration_ms_total))
+        for f in usage.functions
+    )
+    if report.measured.get("batches_from") == "planner":
+        notes.append(
+            "CrawlBatch's batches are not in the run folder (distributed): ListPages' planner"
+            " was run again on the run's pages with the default per-host limits"
+        )
+    return replace(usage, functions=functions), report
+
+
+def _naive_page_ms(usage: Usage, report: dm.DurationReport | None) -> float | None:
+    """One page per invocation under the same model: its CPU share and its own wait."""
+    if report is None or not usage.pages:
+        return None
+    crawl = next((d for d in report.functions if d.name == dm.CRAWL_FUNCTION), None)
+    if crawl is None or crawl.cpu_ms_total is None:
+        return None
+    wait = report.assumed.get("page_wait_ms")
+    if not isinstance(wait, int | float):
+        wait = report.measured.get("page_wait_ms_mean", 0.0)
+    return max(1.0, crawl.cpu_ms_total * crawl.cpu_scale / usage.pages + float(wait))
+
+
 def estimate_run(
-    run: RunFolder, *, pages: int | None = None, naive_page_ms: float | None = None
+    run: RunFolder,
+    *,
+    pages: int | None = None,
+    naive_page_ms: float | None = None,
+    page_wait_ms: float | None = None,
 ) -> CostBreakdown:
     """Price a loaded run; `pages` scales it, `naive_page_ms` sets the naive design's
-    per-page Lambda time (default: the larger of the batch share and the mean fetch time)."""
+    per-page Lambda time (default: under the duration model, or the larger of the batch share
+    and the mean fetch time), `page_wait_ms` assumes each page's network wait (default: its
+    measured elapsed_ms)."""
     if not run.meta:
         raise CostError(
             f"{run.path}: meta.json missing: the cost needs the functions' memory and durations"
         )
+    if page_wait_ms is not None and not (math.isfinite(page_wait_ms) and page_wait_ms >= 0):
+        raise CostError(f"--page-wait-ms: must be a number >= 0, got {page_wait_ms}")
     prices = load_prices()
     measured, transitions, notes = measure(run)
+    mode = str(run.meta.get("mode") or run.history.mode)
+    measured, durations = model_durations(run, measured, mode, page_wait_ms, notes)
+    if naive_page_ms is None:
+        naive_page_ms = _naive_page_ms(measured, durations)
     measured_pages = int(measured.pages)
     if pages is not None:
         if pages <= 0:
@@ -599,7 +675,6 @@ def estimate_run(
             raise CostError("--pages: the run has no pages to scale from")
     factor = (pages / measured_pages) if pages is not None else 1.0
     usage = scale_usage(measured, transitions, factor) if factor != 1.0 else measured
-    mode = str(run.meta.get("mode") or run.history.mode)
     if pages is not None and mode == "inline" and pages > measured_pages:
         notes.append(
             "scaled from an inline run: at this size ListPages would take the distributed path"
@@ -628,6 +703,7 @@ def estimate_run(
         prices_as_of=prices.as_of,
         region=prices.region,
         notes=tuple(notes),
+        durations=durations,
     )
 
 
@@ -652,6 +728,58 @@ def _qty(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() or value >= 100 else f"{value:,.3f}"
 
 
+def _duration_lines(b: CostBreakdown) -> list[str]:
+    """What was measured and what assumed (the duration model, duration.py)."""
+    report = b.durations
+    if report is None:
+        return ["Lambda durations: as recorded (wall clock; no CPU time in meta.json)"]
+    a, m = report.assumed, report.measured
+    out = []
+    if b.projection is not None:
+        p = b.projection
+        out.append(
+            f"Projected: {p['pages']:,} pages on {p['hosts']:,} hosts, {p['page_wait_ms']:g} ms"
+            f" network wait per page (assumed), {p['mode']} path: ListPages' planner makes"
+            f" {p['lanes']:,} lanes, {p['batches']:,} batches"
+            + (f", {p['child_executions']:,} child executions" if p["child_executions"] else "")
+        )
+        cpu = ", ".join(f"{k} {v:.2f}" for k, v in m["cpu_ms_per_page"].items())
+        out.append(
+            f"Measured in run {m['from_run']} ({m['measured_pages']:,} pages):"
+            f" CPU ms per page {cpu}"
+        )
+    else:
+        wait = a["page_wait_ms"]
+        wait_text = (
+            f"measured, each host's lowest elapsed_ms: {m['page_wait_ms_mean']:.1f} ms per page"
+            f" on average over {m['pages_fetched']:,} fetched pages (mean elapsed_ms"
+            f" {m['elapsed_ms_mean']:.1f} ms, which this machine's load inflates)"
+            if not isinstance(wait, int | float)
+            else f"{wait:g} ms per page (assumed)"
+        )
+        out.append(
+            f"Network wait: {wait_text}; batches: {m['batches']:,} from the {m['batches_from']}"
+        )
+    out.append(
+        "Lambda billed ms = ceil(CPU ms x max(1, "
+        f"{a['lambda_mb_per_vcpu']:,} MB / memory) x {a['arm64_cpu_factor']:g} (arm64 factor,"
+        " assumed) + network wait); waits of a batch's hosts overlap, a host's pages share its"
+        " slots; CPU and wait added"
+    )
+    out.append(
+        f"  {'Function':<16}{'calls':>9}{'CPU ms':>14}{'x scale':>9}{'wait ms':>14}"
+        f"{'billed ms':>14}{'wall ms':>14}"
+    )
+    for f in report.functions:
+        cpu = "-" if f.cpu_ms_total is None else f"{f.cpu_ms_total:,.0f}"
+        wall = f"{f.wall_ms_total:,.0f}" if f.wall_ms_total else "-"
+        out.append(
+            f"  {f.name:<16}{f.invocations:>9,.0f}{cpu:>14}{f.cpu_scale:>9.2f}"
+            f"{f.wait_ms_total:>14,.0f}{f.billed_ms_total:>14,.0f}{wall:>14}"
+        )
+    return out
+
+
 def format_cost(breakdown: CostBreakdown) -> str:
     b = breakdown
     scaled = f" (scaled x{b.scale:,.2f} from {b.measured_pages:,} measured)" if b.scale != 1 else ""
@@ -666,6 +794,7 @@ def format_cost(breakdown: CostBreakdown) -> str:
         f" {b.transitions.iteration_entered:,} in Map iterations)"
         f" + {b.transitions.retries:,} retries",
     ]
+    out.extend(_duration_lines(b))
     if b.usage.child_executions:
         out.append(
             f"Billed Standard transitions: {b.billed_state_transitions:,.0f}"
@@ -735,3 +864,168 @@ __all__ = [
     "format_scaling",
     "load_prices",
 ]
+
+
+# ---------------------------------------------------------------- projection
+
+
+def project_run(
+    run: RunFolder,
+    *,
+    pages: int,
+    hosts: int,
+    page_wait_ms: float = dm.PROJECTED_PAGE_WAIT_MS,
+    per_host_concurrency: int | None = None,
+) -> CostBreakdown:
+    """`pages` pages spread over `hosts` hosts, each waiting `page_wait_ms` on the network,
+    priced from the design: ListPages' planner lays them out (lanes, batches, per-host
+    limits) with the default settings, the state machine's shape gives the transitions
+    (duration.py: TOP_LEVEL_STATES, CHILD_FIXED_STATES), the run gives the CPU per page of
+    each function and the DynamoDB/S3 requests per page."""
+    if pages <= 0:
+        raise CostError(f"--project: must be a positive number of pages, got {pages}")
+    if hosts <= 0 or hosts > pages:
+        raise CostError(f"--hosts: must be between 1 and the projected pages, got {hosts}")
+    if not (math.isfinite(page_wait_ms) and page_wait_ms >= 0):
+        raise CostError(f"--page-wait-ms: must be a number >= 0, got {page_wait_ms}")
+    if not run.meta:
+        raise CostError(f"{run.path}: meta.json missing: the projection needs its CPU per page")
+    if not _has_cpu(run.meta):
+        raise CostError(
+            "meta.json functions.*.cpu_ms_total: missing; the projection needs a run recorded"
+            " with CPU time (any local run of this version)"
+        )
+    prices = load_prices()
+    measured, transitions, notes = measure(run)
+    measured_pages = int(measured.pages)
+    if measured_pages == 0:
+        raise CostError("--project: the run has no pages to take CPU per page from")
+    distributed = pages >= int(tunables_default("distributed_threshold"))
+    mode = "distributed" if distributed else "inline"
+    settings = dm.PlanSettings.defaults(mode)
+    if per_host_concurrency is not None:
+        settings = replace(settings, per_host_concurrency=per_host_concurrency)
+    urls = dm.projected_urls(pages, hosts)
+    layout = dm.layout_of(dm.plan(urls, settings), {}, page_wait_ms, "planner")
+    batches = len(layout.batches)
+    raw = run.meta["functions"]
+    per_page_cpu = {
+        f.name: float(raw.get(f.name, {}).get("cpu_ms_total") or 0.0) / measured_pages
+        for f in measured.functions
+    }
+    functions = []
+    for f in measured.functions:
+        scale = dm.cpu_scale(f.memory_mb)
+        if f.name == dm.CRAWL_FUNCTION:
+            billed: float = sum(
+                math.ceil(per_page_cpu[f.name] * b.pages * scale + b.wait_ms())
+                for b in layout.batches
+            )
+            calls = float(batches)
+        else:  # once per run; their work grows with the pages
+            billed = per_page_cpu[f.name] * pages * scale
+            calls = f.invocations
+        functions.append(replace(f, invocations=calls, duration_ms_total=float(billed)))
+    factor = pages / measured_pages
+    if distributed:
+        parent = float(dm.TOP_LEVEL_STATES)
+        children, child_transitions = (
+            float(layout.lanes),
+            float(dm.CHILD_FIXED_STATES * layout.lanes + batches),
+        )
+    else:
+        parent = float(dm.TOP_LEVEL_STATES + dm.INLINE_LANE_STATES * layout.lanes + batches)
+        children, child_transitions = 0.0, 0.0
+    usage = Usage(
+        pages=float(pages),
+        parent_transitions=parent,
+        child_executions=children,
+        child_duration_ms_total=0.0,
+        standard_child_transitions=child_transitions,
+        functions=tuple(functions),
+        ddb_write_units=measured.ddb_write_units * factor,
+        ddb_read_units=measured.ddb_read_units * factor,
+        s3_get=measured.s3_get * factor,
+        s3_put=measured.s3_put * factor,
+    )
+    lines = price_usage(prices, usage)
+    compute = sum(line.usd for line in lines if line.service in ("Step Functions", "Lambda"))
+    crawl_cpu = per_page_cpu.get(dm.CRAWL_FUNCTION, 0.0)
+    crawl_memory = next(
+        (f.memory_mb for f in measured.functions if f.name == dm.CRAWL_FUNCTION), 1024
+    )
+    naive = naive_estimate(
+        prices,
+        run,
+        usage,
+        transitions,
+        measured_pages,
+        factor,
+        per_page_ms=max(1.0, crawl_cpu * dm.cpu_scale(crawl_memory) + page_wait_ms),
+    )
+    report = dm.DurationReport(
+        functions=tuple(
+            dm.FunctionDuration(
+                f.name,
+                f.memory_mb,
+                f.invocations,
+                per_page_cpu[f.name] * pages,
+                0.0,
+                dm.cpu_scale(f.memory_mb),
+                layout.wait_ms_total() if f.name == dm.CRAWL_FUNCTION else 0.0,
+                f.duration_ms_total,
+            )
+            for f in functions
+        ),
+        measured={
+            "from_run": run.history.name,
+            "measured_pages": measured_pages,
+            "cpu_ms_per_page": per_page_cpu,
+        },
+        assumed={
+            "pages": pages,
+            "hosts": hosts,
+            "page_wait_ms": page_wait_ms,
+            "lambda_mb_per_vcpu": dm.LAMBDA_MB_PER_VCPU,
+            "arm64_cpu_factor": dm.ARM64_CPU_FACTOR,
+            "plan_settings": asdict(settings),
+            "retries": 0,
+            "cpu_and_wait": "added, not overlapped",
+        },
+    )
+    notes = [n for n in notes if not n.startswith("DynamoDB reads")]
+    notes.append("DynamoDB and S3 requests scaled per page from the measured run")
+    return CostBreakdown(
+        run_id=run.history.name,
+        mode=mode,
+        measured_pages=measured_pages,
+        pages=float(pages),
+        scale=factor,
+        transitions=transitions,
+        state_transitions=parent,
+        billed_state_transitions=parent + children + child_transitions,
+        usage=usage,
+        lines=tuple(lines),
+        compute_orchestration_usd=compute,
+        total_usd=sum(line.usd for line in lines),
+        naive=naive,
+        prices_as_of=prices.as_of,
+        region=prices.region,
+        notes=tuple(notes),
+        durations=report,
+        projection={
+            "pages": pages,
+            "hosts": hosts,
+            "page_wait_ms": page_wait_ms,
+            "mode": mode,
+            "lanes": layout.lanes,
+            "batches": batches,
+            "child_executions": int(children),
+        },
+    )
+
+
+def tunables_default(key: str) -> Any:
+    from lambdas.common import tunables
+
+    return tunables.default(key)

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from crawlmap.cost.cpu import CpuMeter
 from crawlmap.engine.errors import EngineError
 from crawlmap.engine.isolation.environment import invocation_environment, process_variables
 from crawlmap.engine.isolation.log_keys import invocation_log_keys
@@ -41,6 +42,7 @@ class Invocation:
     error_message: str | None
     duration_ms: float
     will_retry: bool = False  # the state's Retry will try this event again (set by the runner)
+    cpu_ms: float | None = None  # CPU time it used (crawlmap/cost/cpu.py): not the load's
 
 
 @dataclass
@@ -48,6 +50,7 @@ class FunctionStats:
     invocations: int = 0
     errors: int = 0
     duration_ms_total: float = 0.0
+    cpu_ms_total: float = 0.0
     max_event_bytes: int = 0
     max_result_bytes: int = 0
 
@@ -140,6 +143,7 @@ class LambdaAdapter:
             self._by_name[rt.local_name] = rt
         self._on_invocation = on_invocation
         self._lock = threading.Lock()
+        self._cpu = CpuMeter()
 
     def warm(self) -> None:
         for rt in self.runtimes:
@@ -178,7 +182,9 @@ class LambdaAdapter:
             started = time.perf_counter()
             try:
                 # Serialized as Lambda does (this also copies it: nothing shared with the handler).
-                result_text = json.dumps(runtime.handler(event, context), separators=(",", ":"))
+                with self._cpu.measure() as cpu:
+                    returned = runtime.handler(event, context)
+                result_text = json.dumps(returned, separators=(",", ":"))
                 result = json.loads(result_text)
             except TypeError as exc:
                 error_type = "Runtime.MarshalError"
@@ -202,6 +208,7 @@ class LambdaAdapter:
             stats = runtime.stats
             stats.invocations += 1
             stats.duration_ms_total += duration_ms
+            stats.cpu_ms_total += cpu.ms
             stats.errors += error_type is not None
             stats.max_event_bytes = max(stats.max_event_bytes, event_bytes)
             if result is not None:
@@ -209,7 +216,13 @@ class LambdaAdapter:
         if self._on_invocation is not None:
             self._on_invocation(
                 Invocation(
-                    runtime.display_name, event, result, error_type, error_message, duration_ms
+                    runtime.display_name,
+                    event,
+                    result,
+                    error_type,
+                    error_message,
+                    duration_ms,
+                    cpu_ms=cpu.ms,
                 )
             )
         if error_type is not None:

@@ -567,6 +567,17 @@ def release_run_lease(database: Path, run_id: str) -> None:
         store.close()
 
 
+def _child_execution_type(definition: Mapping[str, Any]) -> str:
+    """The distributed Map's ProcessorConfig.ExecutionType, as the definition says (what AWS
+    bills; moto runs every child as STANDARD)."""
+    for state in definition.get("States", {}).values():
+        processor = state.get("ItemProcessor") if isinstance(state, dict) else None
+        config = processor.get("ProcessorConfig", {}) if isinstance(processor, dict) else {}
+        if config.get("Mode") == "DISTRIBUTED":
+            return str(config.get("ExecutionType", "STANDARD"))
+    return "STANDARD"
+
+
 def save_run(
     run: PreparedRun,
     described: Mapping[str, Any],
@@ -600,6 +611,7 @@ def save_run(
                 "invocations": rt.stats.invocations,
                 "errors": rt.stats.errors,
                 "duration_ms_total": round(rt.stats.duration_ms_total, 3),
+                "cpu_ms_total": round(rt.stats.cpu_ms_total, 3),
                 "max_event_bytes": rt.stats.max_event_bytes,
                 "max_result_bytes": rt.stats.max_result_bytes,
                 "reserved_concurrency": rt.spec.reserved_concurrency,
@@ -617,7 +629,7 @@ def save_run(
             "items_not_started": sum(s.not_started for s in active.map_runs.values()),
             "child_state_transitions": sum(s.state_transitions for s in active.map_runs.values()),
             "child_duration_ms_total": round(sum(c.duration_ms() for c in children), 3),
-            "execution_type": "EXPRESS",
+            "execution_type": _child_execution_type(run.definition),
         },
         "store_writes": run.store_writes["items"],
         "s3_requests": dict(active.s3_requests),
