@@ -12,6 +12,9 @@ other processes); the CPU time an invocation used does not, much. An invocation'
   equally, at every invocation start and end (processor sharing): the total is exact, the
   split between overlapping invocations an approximation.
 
+CPU time is also normalized for this core's speed at the time (SpeedProbe): load makes the same
+work take more CPU time, not only more wall time.
+
 Garbage collections are left out: locally the collector walks the whole engine's heap (moto's
 backends, the template, the interpreter), not the function's own, and charges it to whichever
 thread happened to allocate (the same run measured 32 ms or 332 ms of ListPages CPU). A
@@ -72,16 +75,65 @@ def _thread_cpu_s(ident: int) -> float | None:
         return None
 
 
+PROBE_PERIOD_S = 0.02  # how often the speed probe runs while invocations are active
+PROBE_LOOPS = 2000  # a fixed piece of pure-Python work: ~0.1 ms on an unloaded core
+CALIBRATION_SAMPLES = 30
+
+
+def _probe_work() -> int:
+    total = 0
+    for i in range(PROBE_LOOPS):
+        total += i * i % 7
+    return total
+
+
+class SpeedProbe:
+    """How fast this core runs Python right now, against the fastest it was seen to.
+
+    CPU time itself grows with load: a busy hyperthread sibling or a cold cache make the same
+    work take more CPU time (the same 10-page batch measured 9 ms and 17 ms). The probe times
+    a fixed piece of work; speed = fastest time seen / this time (<= 1), and CPU time is
+    multiplied by it: what the work would have taken on the unloaded core.
+    """
+
+    def __init__(self) -> None:
+        self.fastest_s = min(self._time() for _ in range(CALIBRATION_SAMPLES))
+
+    @staticmethod
+    def _time() -> float:
+        started = time.thread_time()
+        _probe_work()
+        return max(time.thread_time() - started, 1e-9)
+
+    def speed(self) -> float:
+        took = self._time()
+        self.fastest_s = min(self.fastest_s, took)
+        return self.fastest_s / took
+
+
 @dataclass
 class CpuReading:
-    """What one invocation used: filled in when its `measure` block ends."""
+    """What one invocation used (normalized to the unloaded core): filled in as it runs."""
 
     own_ms: float = 0.0
     shared_ms: float = 0.0
+    raw_ms: float = 0.0  # the same, not normalized
 
     @property
     def ms(self) -> float:
         return self.own_ms + self.shared_ms
+
+
+@dataclass
+class _Active:
+    reading: CpuReading
+    ident: int
+    last_s: float  # its thread's CPU (less collections) when last accounted
+
+
+def _own_cpu_s(ident: int) -> float:
+    now = _thread_cpu_s(ident)
+    return (now if now is not None else 0.0) - _gc_clock.of(ident)
 
 
 class CpuMeter:
@@ -90,42 +142,69 @@ class CpuMeter:
     def __init__(self, helper_prefixes: tuple[str, ...] = HELPER_THREAD_PREFIXES) -> None:
         self._prefixes = helper_prefixes
         self._lock = threading.Lock()
-        self._active: dict[int, CpuReading] = {}
+        self._active: dict[int, _Active] = {}
         self._seen: dict[int, float] = {}  # helper thread ident -> its CPU at the last event
+        self._speed = 1.0
+        self._probe: SpeedProbe | None = None
+        self._ticker: threading.Thread | None = None
         _gc_clock.install()
 
-    def _share_helper_cpu(self) -> None:
-        """Share the helper threads' CPU since the last event among the active invocations."""
+    def _account(self) -> None:
+        """Charge the CPU used since the last accounting, at the current speed: each active
+        invocation its own thread's, and an equal share of the helper threads'."""
+        speed = self._speed
+        for active in self._active.values():
+            now = _own_cpu_s(active.ident)
+            used_ms = max(0.0, now - active.last_s) * 1000
+            active.last_s = now
+            active.reading.own_ms += used_ms * speed
+            active.reading.raw_ms += used_ms
         used = 0.0
         seen: dict[int, float] = {}
         for thread in threading.enumerate():
             if thread.ident is None or not thread.name.startswith(self._prefixes):
                 continue
-            now = _thread_cpu_s(thread.ident)
-            if now is None:
+            cpu = _thread_cpu_s(thread.ident)
+            if cpu is None:
                 continue
-            now -= _gc_clock.of(thread.ident)
-            seen[thread.ident] = now
-            used += max(0.0, now - self._seen.get(thread.ident, 0.0))
+            seen[thread.ident] = cpu - _gc_clock.of(thread.ident)
+            used += max(0.0, seen[thread.ident] - self._seen.get(thread.ident, 0.0))
         self._seen = seen
         if self._active and used:
             share_ms = used * 1000 / len(self._active)
-            for reading in self._active.values():
-                reading.shared_ms += share_ms
+            for active in self._active.values():
+                active.reading.shared_ms += share_ms * speed
+                active.reading.raw_ms += share_ms
+
+    def _tick(self) -> None:
+        """While invocations run: probe the speed, then account at it (the ticker thread)."""
+        while True:
+            time.sleep(PROBE_PERIOD_S)
+            probe = self._probe
+            speed = probe.speed() if probe is not None else 1.0
+            with self._lock:
+                self._account()  # the interval just ended, at the speed it was seen to run
+                self._speed = speed
+                if not self._active:
+                    self._ticker = None
+                    return
 
     @contextmanager
     def measure(self) -> Iterator[CpuReading]:
         reading = CpuReading()
-        key = id(reading)
-        with self._lock:
-            self._share_helper_cpu()  # what ran before this invocation is not its own
-            self._active[key] = reading
         ident = threading.get_ident()
-        started = time.thread_time() - _gc_clock.of(ident)
+        key = id(reading)
+        if self._probe is None:
+            self._probe = SpeedProbe()
+        with self._lock:
+            self._account()  # what ran before this invocation is not its own
+            self._active[key] = _Active(reading, ident, _own_cpu_s(ident))
+            if self._ticker is None:
+                self._ticker = threading.Thread(target=self._tick, name="cpu-meter", daemon=True)
+                self._ticker.start()
         try:
             yield reading
         finally:
-            reading.own_ms = (time.thread_time() - _gc_clock.of(ident) - started) * 1000
             with self._lock:
-                self._share_helper_cpu()
+                self._account()
                 del self._active[key]

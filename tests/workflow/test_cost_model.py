@@ -29,16 +29,12 @@ def crawl_gb_seconds(run_dir: Path) -> float:
     return line.quantity
 
 
-def test_the_same_pages_in_1_or_10_batches_price_alike(
+def test_the_same_pages_in_1_or_10_batches_price_within_20_percent(
     template: dict[str, Any], tmp_path: Path
 ) -> None:
-    """Each layout crawled twice and the lower kept: CPU time still varies with what shares the
-    core (a busy hyperthread sibling), which no per-process measure removes.
-
-    Wall clock priced these 7x apart (issue 13). The model prices them within 35%, not the
-    issue's 20%: what is left is real, CrawlBatch's CPU per invocation (settings, the store
-    opened for host notes, their read: ~4 ms locally, x3.46 at 512 MB), which 10 invocations pay
-    10 times (measured 0.18 vs 0.245 GB-s)."""
+    """Wall clock priced these 7x apart (issue 13). Each layout is crawled twice and the lower
+    kept: the CPU time is normalized for the core's speed (cpu.SpeedProbe), yet one run can
+    still catch a burst of load the probe samples miss."""
     priced: dict[int, float] = {}
     with DemoSite() as site:
         pages = [site.url(f"/echo/page-{i}") for i in range(PAGES)]
@@ -62,7 +58,7 @@ def test_the_same_pages_in_1_or_10_batches_price_alike(
                 gbs = crawl_gb_seconds(record.run_dir)
                 priced[batch_size] = min(priced.get(batch_size, gbs), gbs)
     one, ten = priced[PAGES], priced[PAGES // 10]
-    assert abs(one - ten) <= 0.35 * max(one, ten), (one, ten)
+    assert abs(one - ten) <= 0.2 * max(one, ten), (one, ten)
 
 
 def test_measured_and_assumed_are_printed_and_priced_by_the_model(
