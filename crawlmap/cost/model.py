@@ -783,6 +783,8 @@ def _duration_lines(b: CostBreakdown) -> list[str]:
 def format_cost(breakdown: CostBreakdown) -> str:
     b = breakdown
     scaled = f" (scaled x{b.scale:,.2f} from {b.measured_pages:,} measured)" if b.scale != 1 else ""
+    if b.projection is not None:
+        scaled = f" (projected; CPU per page from the {b.measured_pages:,} measured)"
     out = [
         f"Cost estimate for run {b.run_id or '?'} ({b.mode}), {b.pages:,.0f} pages{scaled}",
         f"Prices: {b.region} list prices as of {b.prices_as_of} (crawlmap/cost/prices.json);"
