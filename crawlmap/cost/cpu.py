@@ -111,6 +111,20 @@ class SpeedProbe:
         return self.fastest_s / took
 
 
+_probe: SpeedProbe | None = None
+_probe_lock = threading.Lock()
+
+
+def speed_probe() -> SpeedProbe:
+    """The process's probe: one fastest time for every run of the process, so two runs are
+    normalized against the same speed."""
+    global _probe
+    with _probe_lock:
+        if _probe is None:
+            _probe = SpeedProbe()
+        return _probe
+
+
 @dataclass
 class CpuReading:
     """What one invocation used (normalized to the unloaded core): filled in as it runs."""
@@ -145,7 +159,6 @@ class CpuMeter:
         self._active: dict[int, _Active] = {}
         self._seen: dict[int, float] = {}  # helper thread ident -> its CPU at the last event
         self._speed = 1.0
-        self._probe: SpeedProbe | None = None
         self._ticker: threading.Thread | None = None
         _gc_clock.install()
 
@@ -180,8 +193,7 @@ class CpuMeter:
         """While invocations run: probe the speed, then account at it (the ticker thread)."""
         while True:
             time.sleep(PROBE_PERIOD_S)
-            probe = self._probe
-            speed = probe.speed() if probe is not None else 1.0
+            speed = speed_probe().speed()
             with self._lock:
                 self._account()  # the interval just ended, at the speed it was seen to run
                 self._speed = speed
@@ -194,8 +206,7 @@ class CpuMeter:
         reading = CpuReading()
         ident = threading.get_ident()
         key = id(reading)
-        if self._probe is None:
-            self._probe = SpeedProbe()
+        speed_probe()
         with self._lock:
             self._account()  # what ran before this invocation is not its own
             self._active[key] = _Active(reading, ident, _own_cpu_s(ident))
