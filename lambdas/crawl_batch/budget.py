@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 MEMORY_SIZE_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"  # megabytes, set by Lambda
 DEFAULT_MEMORY_MB = 512  # the function's MemorySize in the template
 BODY_SHARE = 0.5  # the rest is the runtime, the libraries, parsing one page, the results
+# A page being parsed holds this many times its body: the bytes and the decoded text.
+PARSE_HOLD_FACTOR = 2
 MIB = 1024 * 1024
 
 

@@ -45,7 +45,7 @@ from lambdas.common.safe_http import (
     parse_retry_after,
 )
 from lambdas.common.settings import Settings
-from lambdas.crawl_batch.budget import MemoryBudget, current_ticket
+from lambdas.crawl_batch.budget import PARSE_HOLD_FACTOR, MemoryBudget, current_ticket
 from lambdas.crawl_batch.hosts import (
     HostBackedOffError,
     HostGate,
@@ -238,7 +238,9 @@ class _PageCrawl:
             logger.warning("page fetch failed", extra={"url": self.url, "error": reason})
             return failed_result(self.url, reason, attempts=self.total_attempts)
         if ticket is not None:
-            await ticket.hold(len(response.body))  # what stays while the page is parsed
+            # While the page is parsed it holds its body and the decoded text (about as large
+            # again; lexbor's tree is short-lived), within the page's cap.
+            await ticket.hold(PARSE_HOLD_FACTOR * len(response.body))
         try:
             return self._judge(response)
         except Exception as exc:  # decode or parse: this page's failure only
