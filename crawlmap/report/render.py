@@ -86,6 +86,8 @@ def _paged_body(table_id: str, columns: Sequence[str], rows: Sequence[Sequence[A
     data = {"cols": list(columns), "page": PAGE_ROWS, "rows": rows}
     return (
         f'<script type="application/json" id="{table_id}-data">{script_json(data)}</script>'
+        f'<noscript><p class="note">{len(rows):,} rows: this table is drawn by the page\'s'
+        " script, which is not running.</p></noscript>"
         f'<div class="pager" data-table="{table_id}">'
         '<button type="button" data-page="prev">&larr; prev</button>'
         f'<span class="range">{len(rows):,} rows</span>'
