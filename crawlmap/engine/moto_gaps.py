@@ -55,6 +55,11 @@ was checked against moto 5.2.5; 1-6 and 8 have tests in tests/workflow/test_moto
    Error Code: TooManyRequestsException; Request ID: ...; Proxy: null)". (A Task with a bare
    function ARN as its Resource gets moto's "Exception" instead; crawlmap uses lambda:invoke.)
    Tests: tests/workflow/test_engine_limits.py.
+10. A distributed Map's child executions have no history of their own: moto publishes every
+   child's events into one list of the Map Run. The engine also gives each event to the child
+   whose worker thread published it (ChildExecution.events) and saves each child's history,
+   numbered from 1 between ExecutionStarted and its end event, as GetExecutionHistory gives a
+   STANDARD child's, in the run folder's children/ (the report draws every batch from them).
 """
 
 from __future__ import annotations
@@ -112,6 +117,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.eval.program_state import (
     ProgramEnded,
     ProgramError,
@@ -210,6 +216,52 @@ class ChildExecution:
     status: str = "RUNNING"
     error: str | None = None
     cause: str | None = None
+    # The events its states published, as moto records them in the Map Run's shared list.
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def history(self) -> list[dict[str, Any]]:
+        """Its own execution history, as GetExecutionHistory gives a STANDARD child's: events
+        numbered from 1 between ExecutionStarted and its end event."""
+        renumber = {0: 0}
+        started: dict[str, Any] = {
+            "timestamp": _iso(self.start),
+            "type": "ExecutionStarted",
+            "id": 1,
+            "previousEventId": 0,
+            "executionStartedEventDetails": {
+                "input": json.dumps(self.input, separators=(",", ":")),
+                "inputDetails": {"truncated": False},
+            },
+        }
+        events = [started]
+        for event in self.events:
+            own = dict(event)
+            renumber[int(event["id"])] = own["id"] = len(events) + 1
+            # A first state points at the parent's Map events: here, at ExecutionStarted.
+            own["previousEventId"] = renumber.get(int(event.get("previousEventId", 0)), 1)
+            events.append(own)
+        end_type, details_key, details = {
+            "SUCCEEDED": (
+                "ExecutionSucceeded",
+                "executionSucceededEventDetails",
+                {"output": json.dumps(self.output, separators=(",", ":")),
+                 "outputDetails": {"truncated": False}},
+            ),
+            "ABORTED": ("ExecutionAborted", "executionAbortedEventDetails", {}),
+            "TIMED_OUT": ("ExecutionTimedOut", "executionTimedOutEventDetails", {}),
+        }.get(self.status, ("ExecutionFailed", "executionFailedEventDetails", {}))  # fmt: skip
+        if self.status not in ("SUCCEEDED", "ABORTED"):
+            details = {"error": self.error or "States.Runtime", "cause": self.cause or ""}
+        events.append(
+            {
+                "timestamp": _iso(self.stop or self.start),
+                "type": end_type,
+                "id": len(events) + 1,
+                "previousEventId": len(events),
+                details_key: details,
+            }
+        )
+        return events
 
     def duration_ms(self) -> float:
         return 0.0 if self.stop is None else (self.stop - self.start).total_seconds() * 1000
@@ -317,6 +369,7 @@ def install() -> None:
         _patch_item_selector_input()
         _patch_closed_jobs()
         _patch_distributed_map()
+        _patch_child_events()
         _patch_result_writer()
         _patch_s3_counter()
         _patch_start_time()
@@ -413,6 +466,46 @@ def _child_outcome(env: Any, job: Any, child: ChildExecution) -> None:
         child.cause = state.error.get("cause")
     elif child.status == "TIMED_OUT":
         child.error = StatesErrorNameType.StatesTimeout.to_name()
+
+
+class _ChildThread(threading.Thread):
+    """A thread of moto's interpreter that knows the distributed child it works for: moto runs
+    a program, an inline Map's iterations and a state's execution each in a new thread."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._child = getattr(_job, "child", None)
+
+    def run(self) -> None:
+        _job.child = self._child
+        super().run()
+
+
+def _patch_child_events() -> None:
+    """A distributed child's events also go to its ChildExecution (gap 10): moto publishes
+    every child's events into one list of the Map Run, from threads its worker starts."""
+    import types
+
+    from moto.stepfunctions.parser.asl.component.program import program as program_module
+    from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+        inline_iteration_component,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branch_worker
+
+    child_aware = types.SimpleNamespace(**{**vars(threading), "Thread": _ChildThread})
+    for module in (program_module, inline_iteration_component, branch_worker, execute_state):
+        module.threading = child_aware
+    execute_state.Thread = _ChildThread
+    original = EventManager._publish_history_event
+
+    def publish(self: Any, **kwargs: Any) -> None:
+        original(self, **kwargs)
+        child = getattr(_job, "child", None)
+        if child is not None and _active is not None:
+            child.events.append(self._history_event_list[-1])
+
+    EventManager._publish_history_event = publish
 
 
 def _patch_distributed_map() -> None:

@@ -43,7 +43,7 @@ from crawlmap.engine.template import (
     load_template,
 )
 from crawlmap.engine.throttle import ACCOUNT_CONCURRENCY, ConcurrencyLimits
-from crawlmap.runfolder import cache_dir
+from crawlmap.runfolder import RunFolderWriter, cache_dir
 from lambdas.common import env as env_names
 
 STATE_PAYLOAD_LIMIT = 256 * 1024  # bytes: Step Functions' limit on a state's input or output
@@ -578,6 +578,21 @@ def _child_execution_type(definition: Mapping[str, Any]) -> str:
     return "STANDARD"
 
 
+def _save_child_histories(run_dir: Path, active: moto_gaps.ActiveRun) -> str | None:
+    """children/<label>_<index>.json for each distributed child (moto_gaps gap 10)."""
+    writer = RunFolderWriter(run_dir)
+    relative = None
+    for arn, stats in active.map_runs.items():
+        label = (
+            arn.rsplit("/", 1)[-1].split(":", 1)[0] or "Map"
+        )  # ...:mapRun:<machine>/<label>:<id>
+        for child in stats.children:
+            written = writer.write_child_history(f"{label}_{child.index}", child.history())
+            relative = written.rsplit("/", 1)[0]
+            child.events = []  # saved: the rest of the run does not need them
+    return relative
+
+
 def save_run(
     run: PreparedRun,
     described: Mapping[str, Any],
@@ -630,6 +645,7 @@ def save_run(
             "child_state_transitions": sum(s.state_transitions for s in active.map_runs.values()),
             "child_duration_ms_total": round(sum(c.duration_ms() for c in children), 3),
             "execution_type": _child_execution_type(run.definition),
+            "child_histories": _save_child_histories(run_dir, active),
         },
         "store_writes": run.store_writes["items"],
         "s3_requests": dict(active.s3_requests),
