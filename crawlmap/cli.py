@@ -34,11 +34,13 @@ from crawlmap.engine.template import (
 )
 from crawlmap.inspect_cli import add_inspect_commands
 from crawlmap.runfolder import (
+    RunFolderError,
     RunFolderWriter,
     cache_dir,
     crawlmap_home,
     default_database,
-    read_json,
+    is_run_folder,
+    read_meta,
     runs_dir,
 )
 from crawlmap.runfolder.store_file import StoreFileError, check_store_file
@@ -48,6 +50,7 @@ from lambdas.common.errors import ConfigError
 from lambdas.common.urls import UrlError, canonicalize
 from lambdas.list_pages.execution_input import BATCH_SIZE_RANGE, DISTRIBUTED_THRESHOLD_RANGE
 
+DB_HELP = "SQLite store (default: crawlmap.db in $CRAWLMAP_HOME, else in .crawlmap/)"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report after Ctrl-C
 DEBUG_ENV = "CRAWLMAP_DEBUG"  # set: an internal error shows its traceback
 MAX_INLINE_CONCURRENCY = 40  # Step Functions' inline Map runs at most 40 iterations at once
@@ -560,18 +563,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
                 summaries = store.list_runs(limit=args.limit)
         finally:
             store.close()
-    runs = runs_dir()
-    rows = []
-    for summary in summaries:
-        meta = runs / summary["run_id"] / "meta.json"
-        status = read_json(meta).get("status") if meta.is_file() else None
-        rows.append({**summary, "status": status or "unknown"})
+    rows = runs_rows(summaries, database, runs_dir(), args.limit)
     if args.json:
         print(json.dumps(rows))
         return 0
     console = Console()
     if not rows:
-        console.print(f"no runs stored in {database} yet: try [bold]crawlmap demo[/]")
+        console.print(
+            f"no runs in {database} or {runs_dir()} yet: try [bold]crawlmap demo[/]",
+            highlight=False,
+        )
         return 0
     from rich.table import Table
 
@@ -580,15 +581,67 @@ def cmd_runs(args: argparse.Namespace) -> int:
     table.add_column("status", no_wrap=True)
     for column in ("pages", "ok", "fail", "skip", "new/chg/same"):
         table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("store")
     for row in rows:
         style = "green" if row["status"] == "SUCCEEDED" else "red"
-        table.add_row(
-            str(row["run_id"]), f"[{style}]{row['status']}[/]", str(row["total"]),
-            str(row["ok"]), str(row["failed"]), str(row["skipped"]),
-            f"{row['new']}/{row['changed']}/{row['unchanged']}",
-        )  # fmt: skip
+        counts = (
+            [str(row[k]) for k in ("total", "ok", "failed", "skipped")]
+            + [f"{row['new']}/{row['changed']}/{row['unchanged']}"]
+            if row["in_store"]
+            else ["-"] * 5
+        )
+        where = "this store" if row["in_store"] else (row["store"] or "not stored") + " (folder)"
+        table.add_row(str(row["run_id"]), f"[{style}]{row['status']}[/]", *counts, where)
     console.print(table)
+    if any(not row["in_store"] for row in rows):
+        console.print(
+            f"this store: {database}; '(folder)': a run folder in {runs_dir()} with no summary"
+            " in it (the run stopped before StoreAndNotify, or used another --db)",
+            highlight=False,
+        )
     return 0
+
+
+def runs_rows(
+    summaries: Sequence[Mapping[str, Any]], database: Path, runs: Path, limit: int
+) -> list[dict[str, Any]]:
+    """The store's runs and the run folders without a summary in it, newest first."""
+    rows: dict[str, dict[str, Any]] = {}
+    for summary in summaries:
+        run_id = str(summary["run_id"])
+        folder = runs / run_id
+        meta = _folder_meta(folder)
+        rows[run_id] = {
+            **summary,
+            "status": meta.get("status") or "unknown",
+            "in_store": True,
+            "store": str(database),
+            "run_dir": str(folder) if is_run_folder(folder) else None,
+        }
+    folders = sorted(runs.iterdir(), reverse=True) if runs.is_dir() else []
+    for folder in folders:
+        if folder.name in rows or not is_run_folder(folder):
+            continue
+        meta = _folder_meta(folder)
+        rows[folder.name] = {
+            "run_id": folder.name,
+            "started_at": meta.get("start_date"),
+            "status": meta.get("status") or "unknown",
+            "in_store": False,
+            "store": meta.get("store_db"),
+            "run_dir": str(folder),
+        }
+    ordered = sorted(
+        rows.values(), key=lambda r: (str(r.get("started_at") or ""), r["run_id"]), reverse=True
+    )
+    return ordered[:limit]
+
+
+def _folder_meta(folder: Path) -> Mapping[str, Any]:
+    try:
+        return read_meta(folder) if folder.is_dir() else {}
+    except RunFolderError:
+        return {"status": "unreadable"}
 
 
 # ------------------------------------------------------------------------ parser
@@ -623,7 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("urls", nargs="*", metavar="URL", help="pages to crawl")
     run.add_argument("--pages-file", metavar="FILE", help="URLs, one per line or a JSON array")
     run.add_argument("--sitemap", metavar="URL", help="crawl the pages a sitemap lists")
-    run.add_argument("--db", metavar="PATH", help="SQLite store (default .crawlmap/crawlmap.db)")
+    run.add_argument("--db", metavar="PATH", help=DB_HELP)
     run.add_argument("--output", metavar="FILE.jsonl", help="write one JSON line per page")
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -676,12 +729,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="crawl a demo site on 127.0.0.1 and show the run")
     demo.add_argument("--port", type=_int_in(0, 65535), default=0, help="demo site port")
-    demo.add_argument("--db", metavar="PATH", help="SQLite store (default .crawlmap/crawlmap.db)")
+    demo.add_argument("--db", metavar="PATH", help=DB_HELP)
     add_engine_arguments(demo)
     demo.set_defaults(func=cmd_demo)
 
     runs = commands.add_parser("runs", help="list past local runs, newest first")
-    runs.add_argument("--db", metavar="PATH", help="SQLite store (default .crawlmap/crawlmap.db)")
+    runs.add_argument("--db", metavar="PATH", help=DB_HELP)
     runs.add_argument("--limit", type=_int_in(1, 1000), default=20, metavar="N")
     runs.add_argument("--json", action="store_true", help="print the runs as a JSON array")
     runs.set_defaults(func=cmd_runs)
