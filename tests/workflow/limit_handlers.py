@@ -1,5 +1,6 @@
 """Tiny handlers for the engine's Lambda-limit tests (test_engine_limits.py)."""
 
+import threading
 import time
 from typing import Any
 
@@ -32,6 +33,10 @@ def _wait_for(condition: Any, what: str) -> None:
         time.sleep(0.002)
 
 
+_entered: dict[int, int] = {}  # Map Run (its stats' id) -> children inside the handler
+_entered_lock = threading.Lock()
+
+
 def fail_with_siblings_running(event: Any, context: Any) -> Any:
     """For a distributed Map: an item with "fail" raises once `event["running"]` children are
     running; the others wait until the Map Run has crossed its failure threshold, then return.
@@ -39,8 +44,10 @@ def fail_with_siblings_running(event: Any, context: Any) -> Any:
     run = moto_gaps._active
     assert run is not None
     (stats,) = run.map_runs.values()
+    with _entered_lock:  # in this handler, not just registered: their First state is running
+        _entered[id(stats)] = _entered.get(id(stats), 0) + 1
     if event.get("fail"):
-        _wait_for(lambda: len(stats.running) >= event["running"], "the siblings to start")
+        _wait_for(lambda: _entered.get(id(stats), 0) >= event["running"], "the siblings to start")
         raise ChildFailedError(f"item {event['n']} failed")
     _wait_for(lambda: stats.exceeded, "the Map Run to fail")
     return event
