@@ -120,10 +120,13 @@ def test_delay_spaces_starts_and_the_batch_returns_after_the_next_start(
     began = time.monotonic()
     run(batch_event([a.url(f"/{n}") for n in range(3)], limits))
     returned = time.monotonic()
+    # Arrival times at the server: the client spaces its starts 0.3 s apart, and an arrival
+    # may lag its start a little on a loaded machine, so each gap keeps a margin, their sum less.
     gaps = [later - earlier for earlier, later in itertools.pairwise(recorder.starts)]
-    assert min(gaps) >= 0.28
+    assert min(gaps) >= 0.2
+    assert recorder.starts[-1] - recorder.starts[0] >= 0.55
     # The lane's next batch starts when this one returns: not before last start + delay_s.
-    assert returned >= recorder.starts[-1] + 0.28
+    assert returned >= recorder.starts[-1] + 0.2
     assert returned - began >= 0.85
 
 
