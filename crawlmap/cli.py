@@ -47,7 +47,7 @@ from crawlmap.runfolder.store_file import StoreFileError, check_store_file
 from crawlmap.serve.cli import add_serve_command
 from lambdas.common import env, tunables
 from lambdas.common.errors import ConfigError
-from lambdas.common.urls import UrlError, canonicalize
+from lambdas.common.urls import DEFAULT_TRACKING_PARAMS, UrlError, canonicalize
 from lambdas.list_pages.execution_input import BATCH_SIZE_RANGE, DISTRIBUTED_THRESHOLD_RANGE
 
 DB_HELP = "SQLite store (default: crawlmap.db in $CRAWLMAP_HOME, else in .crawlmap/)"
@@ -247,6 +247,21 @@ def max_pages_of(template: Mapping[str, Any]) -> int | None:
     return None
 
 
+def as_list_pages_names(pages: Sequence[str], template: Mapping[str, Any]) -> list[str]:
+    """The pages as ListPages will name them: it also drops the configured tracking_params
+    (cdk.json, or -c), so `--output` must match its results by the same canonical form."""
+    configured: set[str] = set()
+    for spec in function_specs(template).values():
+        if spec.handler.startswith("lambdas.list_pages."):
+            raw = spec.environment.get(env.TRACKING_PARAMS)
+            if isinstance(raw, str):
+                configured = {name.strip() for name in raw.split(",") if name.strip()}
+    if not configured:
+        return list(pages)
+    params = DEFAULT_TRACKING_PARAMS | configured
+    return list(dict.fromkeys(canonicalize(page, params) for page in pages))
+
+
 def engine_options(
     args: argparse.Namespace,
     on_invocation: Any,
@@ -422,6 +437,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     progress = CrawlProgress(console, enabled=not args.quiet)
     options = run_options(args, progress)
+    pages = as_list_pages_names(pages, options.template or {})
     limit = max_pages_of(options.template or {})
     if limit is not None and len(pages) > limit:  # ListPages would refuse the whole run
         raise UsageError(
