@@ -647,6 +647,7 @@ def save_run(
             "execution_type": _child_execution_type(run.definition),
             "child_histories": _save_child_histories(run_dir, active),
         },
+        "store_db": str(run.database.resolve()),
         "store_writes": run.store_writes["items"],
         "s3_requests": dict(active.s3_requests),
         "history_events": len(events),

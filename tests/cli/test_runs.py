@@ -65,3 +65,18 @@ def test_runs_with_nothing_anywhere_says_where_it_looked(
     assert "noruns" in out
     assert str(home / "crawlmap.db") in out
     assert str(home / "runs") in out
+
+
+def test_a_run_with_another_store_is_listed_with_that_store(
+    home: Path, template_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "other.db"
+    with RecordingSite() as site:
+        argv = ["run", "--quiet", "--json", "--allow-private-networks", "--db", str(other),
+                "--template", str(template_file), site.url("/page/elsewhere")]  # fmt: skip
+        assert exit_code(argv) == 0
+    run_id = json.loads(capsys.readouterr().out)["run_id"]
+    assert exit_code(["runs", "--json"]) == 0  # the default store: it has no such run
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["run_id"], row["in_store"]) == (run_id, False)
+    assert row["store"] == str(other.resolve())
