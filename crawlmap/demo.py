@@ -188,7 +188,7 @@ class DemoSite:
         etag = '"' + hashlib.sha256(content).hexdigest()[:16] + '"'
         return {"Content-Type": content_type, "ETag": etag, "Last-Modified": LAST_MODIFIED}
 
-    def _route(self, path: str, query: dict[str, list[str]], hit: int) -> Any:
+    def _route(self, path: str, query: dict[str, list[str]], hit: int) -> Any:  # noqa: C901 - one branch per demo path, read top to bottom
         text = {"Content-Type": "text/plain; charset=utf-8"}
         if path == "/robots.txt":
             return 200, text, b"User-agent: *\nDisallow: /private/\n"

@@ -92,7 +92,7 @@ def _is_distributed(spec: Mapping[str, Any]) -> bool:
     return isinstance(config, Mapping) and config.get("Mode") == "DISTRIBUTED"
 
 
-def definition_from_history(history: ExecutionHistory) -> dict[str, Any]:
+def definition_from_history(history: ExecutionHistory) -> dict[str, Any]:  # noqa: C901 - one case per state type
     """A minimal definition rebuilt from the visits: each state's type and the transitions
     the execution took (a transition out of a state whose error was caught is a Catch)."""
 
