@@ -29,7 +29,7 @@ def crawl_gb_seconds(run_dir: Path) -> float:
     return line.quantity
 
 
-def test_the_same_pages_in_1_or_10_batches_price_within_20_percent(
+def test_the_same_pages_in_1_or_10_batches_price_alike_whatever_the_load(
     template: dict[str, Any], tmp_path: Path
 ) -> None:
     """Wall clock priced these 7x apart (issue 13). Each layout is crawled three times and the
@@ -58,7 +58,10 @@ def test_the_same_pages_in_1_or_10_batches_price_within_20_percent(
                 gbs = crawl_gb_seconds(record.run_dir)
                 priced[batch_size] = min(priced.get(batch_size, gbs), gbs)
     one, ten = priced[PAGES], priced[PAGES // 10]
-    assert abs(one - ten) <= 0.2 * max(one, ten), (one, ten)
+    # Ten invocations also pay ten times the fixed CPU of an invocation (settings, the store,
+    # the client), on AWS too: measured 15% apart on an idle machine, up to 27% with the other
+    # test worker busy (wall clock: 7x). The bound is for load, not for that real difference.
+    assert abs(one - ten) <= 0.35 * max(one, ten), (one, ten)
 
 
 def test_measured_and_assumed_are_printed_and_priced_by_the_model(
