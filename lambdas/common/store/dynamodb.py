@@ -336,13 +336,7 @@ class DynamoDBStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
-            response: dict[str, Any] = dict(exc.response)
-            old: dict[str, Any] | None = response.get("Item")
-            if not old:
-                found = self.client.get_item(
-                    TableName=self.table_name, Key=key, ConsistentRead=True
-                )
-                old = found.get("Item")
+            old = self._blocking_item(exc, key)
             return later_note(_note_from_item(old) if old else None, note)
         return note
 
@@ -364,17 +358,21 @@ class DynamoDBStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
-            response: dict[str, Any] = dict(exc.response)
-            old: dict[str, Any] | None = response.get("Item")
-            if not old:
-                found = self.client.get_item(
-                    TableName=self.table_name, Key=LEASE_KEY, ConsistentRead=True
-                )
-                old = found.get("Item")
+            old = self._blocking_item(exc, LEASE_KEY)
             if not old:  # released between our write and our read: try once more
                 return self.acquire_run_lease(lease, now)
             return _lease_from_item(old)
         return lease
+
+    def _blocking_item(self, failed: Exception, key: dict[str, Any]) -> dict[str, Any] | None:
+        """The item whose condition refused a write: from the failure (ALL_OLD), or read
+        consistently when the failure did not carry it."""
+        old: dict[str, Any] | None = dict(getattr(failed, "response", {})).get("Item")
+        if old:
+            return old
+        found = self.client.get_item(TableName=self.table_name, Key=key, ConsistentRead=True)
+        item: dict[str, Any] | None = found.get("Item")
+        return item
 
     def release_run_lease(self, run_id: str) -> bool:
         try:
