@@ -125,6 +125,37 @@ class ScenarioServer(ThreadingHTTPServer):
         self.routes[path] = lambda h: h.send_body(status, b"", None, {"Location": location})
 
 
+@dataclass
+class InFlight:
+    """Requests in flight to one server (one host), the most at once, and their start times;
+    `everyone`, when given, counts the same requests across several servers too."""
+
+    hold_s: float = 0.05
+    current: int = 0
+    peak: int = 0
+    starts: list[float] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    everyone: InFlight | None = None
+
+    def route(self, handler: ScenarioHandler) -> None:
+        self._count(+1)
+        time.sleep(self.hold_s)
+        # Out of flight before the body goes: the client cannot have its response (and start
+        # its next request) while this one still counts.
+        self._count(-1)
+        handler.send_body(200, b"<html><title>t</title><body>ok</body></html>")
+
+    def _count(self, step: int) -> None:
+        for counter in (self, self.everyone):
+            if counter is None:
+                continue
+            with counter.lock:
+                counter.current += step
+                counter.peak = max(counter.peak, counter.current)
+                if step > 0 and counter is self:
+                    counter.starts.append(time.monotonic())
+
+
 def start_server(address: str = "127.0.0.1") -> ScenarioServer:
     server = ScenarioServer(address)
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)

@@ -7,7 +7,6 @@ Servers on several 127.0.0.x addresses: one host each."""
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -21,31 +20,10 @@ from lambdas.common.settings import Settings
 from lambdas.crawl_batch.core import CrawlOptions, crawl_batch
 from lambdas.crawl_batch.event import parse_event
 from lambdas.crawl_batch.notes import ProcessHostNotes
-from tests.lambdas.crawl_support import ScenarioHandler, ScenarioServer, running_server
+from tests.lambdas.crawl_support import InFlight, ScenarioHandler, ScenarioServer, running_server
 
 LOCAL = Settings(allow_private_networks=True, obey_robots=False, request_timeout=5.0)
 _RUNS = itertools.count()
-
-
-@dataclass
-class InFlight:
-    """Requests in flight and their start times, per server."""
-
-    hold_s: float = 0.05
-    current: int = 0
-    peak: int = 0
-    starts: list[float] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def route(self, handler: ScenarioHandler) -> None:
-        with self.lock:
-            self.current += 1
-            self.peak = max(self.peak, self.current)
-            self.starts.append(time.monotonic())
-        time.sleep(self.hold_s)
-        with self.lock:
-            self.current -= 1
-        handler.send_body(200, b"<html><title>t</title><body>ok</body></html>")
 
 
 @pytest.fixture

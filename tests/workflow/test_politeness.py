@@ -9,56 +9,16 @@ from __future__ import annotations
 import contextlib
 import itertools
 import statistics
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
 from lambdas.common import env
-from tests.lambdas.crawl_support import ScenarioHandler, ScenarioServer, running_server
+from tests.lambdas.crawl_support import InFlight, ScenarioServer, running_server
 from tests.workflow.conftest import Crawl
 
 PATHS = ["inline", "distributed"]
-
-
-@dataclass
-class Everyone:
-    """In flight across all hosts (the fan-out)."""
-
-    current: int = 0
-    peak: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@dataclass
-class InFlight:
-    """Requests in flight to one host, the most at once, and when each started."""
-
-    hold_s: float = 0.03
-    current: int = 0
-    peak: int = 0
-    starts: list[float] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    everyone: Everyone | None = None
-
-    def page(self, handler: ScenarioHandler) -> None:
-        self._count(+1)
-        time.sleep(self.hold_s)
-        self._count(-1)
-        handler.send_body(200, b"<html><title>t</title><body>ok</body></html>")
-
-    def _count(self, step: int) -> None:
-        with self.lock:
-            self.current += step
-            self.peak = max(self.peak, self.current)
-            if step > 0:
-                self.starts.append(time.monotonic())
-        if self.everyone is not None:
-            with self.everyone.lock:
-                self.everyone.current += step
-                self.everyone.peak = max(self.everyone.peak, self.everyone.current)
 
 
 @dataclass
@@ -68,7 +28,7 @@ class Site:
 
     def pages(self, count: int) -> list[str]:
         for n in range(count):
-            self.server.routes[f"/p{n}"] = self.traffic.page
+            self.server.routes[f"/p{n}"] = self.traffic.route
         return [self.server.url(f"/p{n}") for n in range(count)]
 
 
@@ -125,7 +85,7 @@ def test_crawl_delay_spaces_the_hosts_requests_over_the_whole_run(
 
 @pytest.mark.parametrize("path", PATHS)
 def test_many_hosts_run_at_once_while_each_keeps_its_limit(crawl: Crawl, path: str) -> None:
-    everyone = Everyone()
+    everyone = InFlight()
     with contextlib.ExitStack() as stack:
         servers = [stack.enter_context(running_server(f"127.0.0.{31 + n}")) for n in range(8)]
         sites = [site(server) for server in servers]
