@@ -236,26 +236,27 @@ def _store_name(args: argparse.Namespace, path: Path) -> str:
     return f"--db {path}" if args.db else f"the store {path} (--db)"
 
 
-def max_pages_of(template: Mapping[str, Any]) -> int | None:
-    """ListPages' page limit (cdk.json max_pages) as the synthesized template sets it."""
+def list_pages_environment(template: Mapping[str, Any]) -> Mapping[str, Any]:
+    """ListPages' Environment as the synthesized template sets it ({} without ListPages)."""
     for spec in function_specs(template).values():
         if spec.handler.startswith("lambdas.list_pages."):
-            try:
-                return int(spec.environment.get(env.MAX_PAGES))  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                return None
-    return None
+            return spec.environment
+    return {}
+
+
+def max_pages_of(template: Mapping[str, Any]) -> int | None:
+    """ListPages' page limit (cdk.json max_pages) as the synthesized template sets it."""
+    try:
+        return int(list_pages_environment(template)[env.MAX_PAGES])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def as_list_pages_names(pages: Sequence[str], template: Mapping[str, Any]) -> list[str]:
     """The pages as ListPages will name them: it also drops the configured tracking_params
     (cdk.json, or -c), so `--output` must match its results by the same canonical form."""
-    configured: set[str] = set()
-    for spec in function_specs(template).values():
-        if spec.handler.startswith("lambdas.list_pages."):
-            raw = spec.environment.get(env.TRACKING_PARAMS)
-            if isinstance(raw, str):
-                configured = {name.strip() for name in raw.split(",") if name.strip()}
+    raw = list_pages_environment(template).get(env.TRACKING_PARAMS)
+    configured = {n.strip() for n in raw.split(",") if n.strip()} if isinstance(raw, str) else set()
     if not configured:
         return list(pages)
     params = DEFAULT_TRACKING_PARAMS | configured
