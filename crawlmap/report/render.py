@@ -199,7 +199,7 @@ def meta_distributed(run: RunFolder | None) -> Mapping[str, Any] | None:
 
 
 def _summary(history: ExecutionHistory, run: RunFolder | None, rows: Sequence[PageRow]) -> str:
-    from crawlmap.cost.model import count_state_transitions
+    from crawlmap.cost import count_state_transitions
 
     counts = _summary_counts(history, rows)
     transitions = count_state_transitions(history)
@@ -707,7 +707,7 @@ def _dollars(value: float) -> str:
 
 def _cost_section(run: RunFolder | None) -> str:
     """What the run would cost on AWS (crawlmap cost), when meta.json has the figures."""
-    from crawlmap.cost.model import CostError, estimate_run
+    from crawlmap.cost import CostError, estimate_run
 
     if run is None or not run.meta:
         return ""
