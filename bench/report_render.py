@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crawlmap.report import render, write_report
+from crawlmap.report import paging, write_report
 from tests.browser.test_report_chromium import CHROMIUM, DevTools
 from tests.unit.test_report_large import write_large_run
 
@@ -78,16 +78,16 @@ def main() -> int:
         root = Path(tmp)
         reports: dict[str, Path] = {}
         facts: dict[str, dict[str, Any]] = {}
-        cases = [(f"{n}", n, render.PAGED_ROWS) for n in sizes]
+        cases = [(f"{n}", n, paging.PAGED_ROWS) for n in sizes]
         if options.compare:
             cases.append(("20000-all-rows-html", 20_000, 10**9))
         for name, pages, threshold in cases:
             run = write_large_run(root / f"run-{name}", pages)
-            saved, render.PAGED_ROWS = render.PAGED_ROWS, threshold
+            saved, paging.PAGED_ROWS = paging.PAGED_ROWS, threshold
             started = time.perf_counter()
             reports[name] = write_report(run, root / f"{name}.html")
             rendered = time.perf_counter() - started
-            render.PAGED_ROWS = saved
+            paging.PAGED_ROWS = saved
             facts[name] = {
                 "pages": pages,
                 "bytes": reports[name].stat().st_size,

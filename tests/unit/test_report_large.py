@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from crawlmap.history import load_run
-from crawlmap.report import render, render_report
+from crawlmap.report import paging, render_report, tables
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "histories"
 HOSTILE = "</script><script>alert(1)</script><!-- <img src=x onerror=alert(2)> & \u2028"
@@ -96,7 +96,7 @@ def parsed(html: str) -> Scripts:
 
 @pytest.fixture(scope="module")
 def large(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Scripts]:
-    run = write_large_run(tmp_path_factory.mktemp("large") / "run", render.PAGED_ROWS + 500)
+    run = write_large_run(tmp_path_factory.mktemp("large") / "run", paging.PAGED_ROWS + 500)
     html = render_report(load_run(run))
     return html, parsed(html)
 
@@ -116,9 +116,9 @@ def test_large_report_embeds_every_page_once_as_data(large: tuple[str, Scripts])
     assert not [r for r in page.rows if "data-url" in r]  # no per-page <tr> in the HTML
     data = page.data("pages-table-data")
     assert data["cols"][:3] == ["idx", "url", "badge"]
-    assert data["page"] == render.PAGE_ROWS
+    assert data["page"] == paging.PAGE_ROWS
     rows = data["rows"]
-    assert len(rows) == render.PAGED_ROWS + 500
+    assert len(rows) == paging.PAGED_ROWS + 500
     expected = [synthetic_page(n) for n in range(len(rows))]
     assert [r[0] for r in rows[9:]] == [p["url"] for p in expected[9:]]
     assert [r[1] for r in rows[9:]] == [p["outcome"] for p in expected[9:]]
@@ -141,12 +141,12 @@ def test_hostile_titles_cannot_break_out_of_the_data(large: tuple[str, Scripts])
 
 
 def test_large_iterations_table_is_paged_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(render, "PAGED_ROWS", 2)
+    monkeypatch.setattr(paging, "PAGED_ROWS", 2)
     html = render_report(load_run(FIXTURES / "inline-lanes"))
     page = parsed(html)
     table = next(t for i, t in page.tables.items() if i.startswith("iterations-"))
     data = page.data(table["data-rows"])
-    assert data["cols"] == list(render.ITERATION_COLUMNS)
+    assert data["cols"] == list(tables.ITERATION_COLUMNS)
     run = load_run(FIXTURES / "inline-lanes")
     batches = [it for it, _ in run.batch_iterations()]
     assert len(data["rows"]) == len(batches) > 2
@@ -156,6 +156,6 @@ def test_large_iterations_table_is_paged_too(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_script_json_escapes_every_markup_character() -> None:
-    text = render.script_json({"t": "</script><!--&>\u2028\u2029"})
+    text = paging.script_json({"t": "</script><!--&>\u2028\u2029"})
     assert not set(text) & set("<>&\u2028\u2029")
     assert json.loads(text) == {"t": "</script><!--&>\u2028\u2029"}
