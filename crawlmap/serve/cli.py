@@ -32,7 +32,7 @@ def _port(text: str) -> int:
 
 def add_serve_command(commands: Any) -> None:
     """The `serve` subcommand, with the engine options `run` takes."""
-    from crawlmap import cli as main_cli
+    from crawlmap.cli.arguments import add_engine_arguments
 
     serve = commands.add_parser(
         "serve",
@@ -70,7 +70,7 @@ def add_serve_command(commands: Any) -> None:
         metavar="KEY=VALUE",
         help="override a cdk.json key for the served machine, as `cdk synth -c` does (repeatable)",
     )
-    main_cli.add_engine_arguments(serve)
+    add_engine_arguments(serve)
     serve.set_defaults(func=cmd_serve)
 
 
@@ -84,22 +84,23 @@ def _report(record: RunRecord) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from crawlmap import cli as main_cli
+    from crawlmap.cli.engine_setup import engine_options, run_context
+    from crawlmap.cli.exits import UsageError
 
     try:
         host = check_loopback(args.host)
     except ValueError as exc:
-        raise main_cli.UsageError(f"--host {exc}") from None
+        raise UsageError(f"--host {exc}") from None
     mock_path = args.mock_config or os.environ.get(MOCK_CONFIG_ENV)
     try:
         mock_config = load_mock_config(mock_path) if mock_path else None
     except MockConfigError as exc:
-        raise main_cli.UsageError(f"--mock-config {exc}") from None
+        raise UsageError(f"--mock-config {exc}") from None
     overrides: dict[str, str] = {}
     if args.allow_private_networks:
         overrides[env.ALLOW_PRIVATE_NETWORKS] = "true"
     options = ServeOptions(
-        engine=main_cli.engine_options(args, None, overrides, main_cli.run_context(args)),
+        engine=engine_options(args, None, overrides, run_context(args)),
         host=host,
         port=args.port,
         lambda_port=args.lambda_port,
@@ -110,7 +111,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server.__enter__()
     except OSError as exc:
         port = args.port if args.lambda_port is None else f"{args.port}/{args.lambda_port}"
-        raise main_cli.UsageError(f"--port {port}: cannot serve there ({exc.strerror})") from None
+        raise UsageError(f"--port {port}: cannot serve there ({exc.strerror})") from None
     # SIGTERM stops it as Ctrl-C does: the servers close and the process ends cleanly.
     signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(KeyboardInterrupt))
     try:

@@ -191,12 +191,12 @@ def test_an_unexpected_error_is_one_line_too(
     home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A bug is not bad input (exit 1), but it still gets one line, not a traceback."""
-    import crawlmap.cli
+    import crawlmap.cli.runs
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(crawlmap.cli, "check_store", broken)
+    monkeypatch.setattr(crawlmap.cli.runs, "check_store", broken)
     assert exit_code(["runs"]) == 1
     err = capsys.readouterr().err
     assert err.strip() == (

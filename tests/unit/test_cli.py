@@ -7,14 +7,10 @@ from typing import Any
 
 import pytest
 
-from crawlmap.cli import (
-    UsageError,
-    build_parser,
-    canonical_pages,
-    execution_input,
-    output_rows,
-    read_pages_file,
-)
+from crawlmap.cli import build_parser
+from crawlmap.cli.exits import UsageError
+from crawlmap.cli.outcome import output_rows
+from crawlmap.cli.run_input import canonical_pages, execution_input, read_pages_file
 from crawlmap.engine.runner import RunRecord
 
 
