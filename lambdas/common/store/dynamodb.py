@@ -1,12 +1,5 @@
-"""The deployed store: one DynamoDB table with `pk`/`sk` string keys and TTL `expires_at`.
-
-Items (docs/CONTRACT.md, "Store"):
-- `PAGE#<url>` / `STATE`: the page's latest successful state (no TTL),
-- `RUN#<run>` / `PAGE#<url>`: one PageResult per page per run,
-- `RUN#<run>` / `SUMMARY` and `RUNS` / `<started_at>#<run>`: the run record and its index,
-- `RUN#<run>` / `HOST#<host key>`: a host note (Retry-After back-off for the run),
-- `LEASE` / `RUN`: the run lease (run_id, started_at, expires_at: also the TTL, which deletes
-  an abandoned lease some time after it has expired).
+"""The deployed store: one DynamoDB table with `pk`/`sk` string keys and TTL `expires_at`
+(the items, and how each is written and read, are in dynamodb_items.py).
 
 STATE items are written one by one with a condition (NOT_NEWER), never read first: two
 overlapping runs cannot race (v0.1 read the state, then wrote it in a BatchWriteItem, so an
@@ -28,16 +21,25 @@ Measured with moto, 100 results (bench: counting client calls), v0.1 -> v0.2:
 from __future__ import annotations
 
 import json
-import math
 import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lambdas.common.models import HostNote, PageResult, PreviousState, RunSummary
+from lambdas.common.store.dynamodb_items import (
+    LEASE_KEY,
+    NOT_NEWER,
+    lease_from_item,
+    lease_item,
+    loads_summary,
+    merge_update,
+    note_from_item,
+    state_from_item,
+    state_item,
+)
 from lambdas.common.store.keys import (
     chunked,
     expires_at,
@@ -47,7 +49,7 @@ from lambdas.common.store.keys import (
     run_key,
     runs_sort_key,
 )
-from lambdas.common.store.lastseen import STORED_FIELDS, carry_forward
+from lambdas.common.store.lastseen import carry_forward
 from lambdas.common.store.latest import (
     StateWrite,
     follow_aliases,
@@ -67,129 +69,6 @@ GET_BATCH_SIZE = 100
 MAX_RETRY_ATTEMPTS = 8
 READ_THREADS = 8
 WRITE_THREADS = 16  # = the boto3 client's connection pool (lambdas/common/aws.py)
-
-
-def _s(value: str | None) -> dict[str, Any]:
-    return {"NULL": True} if value is None else {"S": value}
-
-
-def _str_or_none(item: dict[str, Any], name: str) -> str | None:
-    value = item.get(name)
-    if value is None or "NULL" in value:
-        return None
-    return str(value["S"])
-
-
-# A state is written unless the item holds a later run's: compared on `started_key` (fixed-width
-# UTC text, so string order is time order); v0.1 items have only `started_at` (Step
-# Functions' own format, the same for every run, so its text order is time order too).
-NOT_NEWER = (
-    "attribute_not_exists(pk) OR started_key <= :started_key"
-    " OR (attribute_not_exists(started_key) AND started_at <= :started_at)"
-)
-STATE_ITEM_VERSION = "1"
-_SEEN_PREFIX = "s_"  # one attribute per stored field: an UpdateItem merges them without a read
-
-
-def state_item(state: PageState) -> dict[str, Any]:
-    """The whole STATE item (v0.2)."""
-    item: dict[str, Any] = {
-        "pk": {"S": page_key(state["url"])},
-        "sk": {"S": "STATE"},
-        "url": {"S": state["url"]},
-        "etag": _s(state["etag"]),
-        "last_modified": _s(state["last_modified"]),
-        "content_hash": _s(state["content_hash"]),
-        "run_id": {"S": state["run_id"]},
-        "fetched_at": _s(state["fetched_at"]),
-        "started_at": {"S": state["started_at"]},
-        "started_key": {"S": instant_key(state["started_at"])},
-        "v": {"N": STATE_ITEM_VERSION},
-    }
-    if state.get("alias_of"):
-        item["alias_of"] = {"S": str(state["alias_of"])}
-    for name, value in (state.get("seen") or {}).items():
-        item[_SEEN_PREFIX + name] = {"S": json.dumps(value, separators=(",", ":"))}
-    return item
-
-
-def state_from_item(item: dict[str, Any]) -> PageState:
-    """A STATE item of either version (v0.1 items have no seen fields, alias or started_key)."""
-    seen: dict[str, Any] = {}
-    for name in STORED_FIELDS:
-        value = item.get(_SEEN_PREFIX + name)
-        if value is not None and "S" in value:
-            seen[name] = json.loads(value["S"])
-    return PageState(
-        url=item["url"]["S"],
-        etag=_str_or_none(item, "etag"),
-        last_modified=_str_or_none(item, "last_modified"),
-        content_hash=_str_or_none(item, "content_hash"),
-        run_id=item["run_id"]["S"],
-        fetched_at=_str_or_none(item, "fetched_at"),
-        started_at=item["started_at"]["S"],
-        alias_of=_str_or_none(item, "alias_of"),
-        seen=seen,
-    )
-
-
-@dataclass(frozen=True)
-class Update:
-    expression: str
-    names: dict[str, str]
-    values: dict[str, Any]
-
-
-def merge_update(state: PageState) -> Update:
-    """An `unchanged` result's UpdateItem: it sets what it knows and keeps the rest (validators
-    a bare 304 did not repeat, the fields of the page as last seen)."""
-    attributes: dict[str, Any] = {
-        "url": {"S": state["url"]},
-        "run_id": {"S": state["run_id"]},
-        "fetched_at": _s(state["fetched_at"]),
-        "started_at": {"S": state["started_at"]},
-        "started_key": {"S": instant_key(state["started_at"])},
-        "v": {"N": STATE_ITEM_VERSION},
-    }
-    for name in ("etag", "last_modified", "content_hash"):
-        if state[name] is not None:
-            attributes[name] = {"S": state[name]}
-    for name, value in (state.get("seen") or {}).items():
-        attributes[_SEEN_PREFIX + name] = {"S": json.dumps(value, separators=(",", ":"))}
-    names = {f"#a{i}": name for i, name in enumerate(attributes)}
-    values = {f":a{i}": value for i, value in enumerate(attributes.values())}
-    sets = ", ".join(f"#a{i} = :a{i}" for i in range(len(attributes)))
-    names["#alias"] = "alias_of"
-    return Update(expression=f"SET {sets} REMOVE #alias", names=names, values=values)
-
-
-def _note_from_item(item: dict[str, Any]) -> HostNote:
-    return HostNote(not_before=float(item["not_before"]["N"]), reason=item["reason"]["S"])
-
-
-LEASE_KEY = {"pk": {"S": "LEASE"}, "sk": {"S": "RUN"}}
-
-
-def _lease_item(lease: RunLease) -> dict[str, Any]:
-    return {
-        "run_id": {"S": lease["run_id"]},
-        "started_at": {"S": lease["started_at"]},
-        # a whole number: also the table's TTL attribute (epoch seconds)
-        "expires_at": {"N": str(math.ceil(lease["expires_at"]))},
-    }
-
-
-def _lease_from_item(item: dict[str, Any]) -> RunLease:
-    return RunLease(
-        run_id=item["run_id"]["S"],
-        started_at=item.get("started_at", {}).get("S", ""),
-        expires_at=float(item["expires_at"]["N"]),
-    )
-
-
-def _loads_summary(text: str) -> RunSummary:
-    summary: RunSummary = json.loads(text)
-    return summary
 
 
 class DynamoDBStore:
@@ -273,7 +152,7 @@ class DynamoDBStore:
             ConsistentRead=True,
         )
         item = response.get("Item")
-        return None if item is None else _loads_summary(item["data"]["S"])
+        return None if item is None else loads_summary(item["data"]["S"])
 
     def list_runs(self, limit: int = 20) -> list[RunSummary]:
         summaries: list[RunSummary] = []
@@ -285,7 +164,7 @@ class DynamoDBStore:
         }
         while len(summaries) < limit:
             response = self.client.query(**kwargs, Limit=limit - len(summaries))
-            summaries.extend(_loads_summary(item["data"]["S"]) for item in response["Items"])
+            summaries.extend(loads_summary(item["data"]["S"]) for item in response["Items"])
             if "LastEvaluatedKey" not in response:
                 break
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -311,7 +190,7 @@ class DynamoDBStore:
         unique = list(dict.fromkeys(hosts))
         keys = [{"pk": {"S": run_key(run_id)}, "sk": {"S": host_note_key(host)}} for host in unique]
         return {
-            item["host"]["S"]: _note_from_item(item)
+            item["host"]["S"]: note_from_item(item)
             for item in self._get_items(keys, consistent=True)
         }
 
@@ -337,7 +216,7 @@ class DynamoDBStore:
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
             old = self._blocking_item(exc, key)
-            return later_note(_note_from_item(old) if old else None, note)
+            return later_note(note_from_item(old) if old else None, note)
         return note
 
     # -- the run lease
@@ -347,7 +226,7 @@ class DynamoDBStore:
         try:
             self.client.put_item(
                 TableName=self.table_name,
-                Item={**LEASE_KEY, **_lease_item(lease)},
+                Item={**LEASE_KEY, **lease_item(lease)},
                 ConditionExpression=(
                     "attribute_not_exists(pk) OR run_id = :run OR expires_at <= :now"
                 ),
@@ -361,7 +240,7 @@ class DynamoDBStore:
             old = self._blocking_item(exc, LEASE_KEY)
             if not old:  # released between our write and our read: try once more
                 return self.acquire_run_lease(lease, now)
-            return _lease_from_item(old)
+            return lease_from_item(old)
         return lease
 
     def _blocking_item(self, failed: Exception, key: dict[str, Any]) -> dict[str, Any] | None:
