@@ -1,13 +1,15 @@
 """The argument parsing the commands share: the parser, checked number options, --db's help,
-the engine options `run`, `demo` and `serve` take."""
+the engine options `run`, `demo` and `serve` take, and reading the file an option names."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
+from crawlmap.cli.exits import UsageError
 from lambdas.common import tunables
 from lambdas.common.errors import ConfigError
 
@@ -57,3 +59,13 @@ class CliParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(2)
+
+
+def read_option_file(path: Path, where: str) -> str:
+    """The text of the file an option names (`where`: the option and the path, as the error
+    names them); a file that cannot be read is a UsageError."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"{where}: cannot read it ({reason})") from None

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
+from crawlmap.cli.arguments import read_option_file
 from crawlmap.cli.exits import UsageError
 from crawlmap.engine.errors import EngineError
 from crawlmap.engine.runner import EngineOptions
@@ -40,11 +41,7 @@ def read_template(path: Path) -> dict[str, Any]:
     """A synthesized template file (--template), checked for what the engine needs: one
     state machine whose definition resolves, and the Lambda functions it calls."""
     where = f"--template {path}"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise UsageError(f"{where}: cannot read it ({reason})") from None
+    text = read_option_file(path, where)
     try:
         template = json.loads(text)
     except json.JSONDecodeError as exc:

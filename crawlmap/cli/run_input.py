@@ -9,17 +9,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from crawlmap.cli.arguments import read_option_file
 from crawlmap.cli.exits import UsageError
 from lambdas.common.urls import UrlError, canonicalize
 
 
 def read_pages_file(path: str) -> list[str]:
     """URLs from a file: a JSON array, or one URL per line ('#' comments and blanks skipped)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise UsageError(f"--pages-file {path}: cannot read it ({reason})") from None
+    text = read_option_file(Path(path), f"--pages-file {path}")
     if text.lstrip().startswith("["):
         try:
             data = json.loads(text)

@@ -25,9 +25,10 @@ Billing rules (us-east-1 list prices in prices.json, each with its source and da
 The naive design it is compared with: one Lambda per page in a Standard inline Map (naive.py).
 
 Modules, one job each: usage.py (the figures: Usage, CostLine, CostBreakdown), prices.py (the
-price list, a usage priced, the one place a CostBreakdown is built), measured.py (a recorded
-run, scaled to --pages), projection.py (--project), naive.py (the naive design), text.py
-(what `crawlmap cost` prints); duration.py and cpu.py (the load-independent duration model).
+price list and a usage priced with it), measured.py (a recorded run, scaled to --pages, and
+the one place a CostBreakdown is built), projection.py (--project), naive.py (the naive
+design), text.py (what `crawlmap cost` prints); duration.py and cpu.py (the load-independent
+duration model).
 """
 
 from crawlmap.cost.measured import estimate_cost, estimate_run

@@ -13,7 +13,7 @@ from typing import Any
 
 from crawlmap.cost import duration as dm
 from crawlmap.cost.naive import naive_estimate
-from crawlmap.cost.prices import load_prices, priced_breakdown
+from crawlmap.cost.prices import compute_orchestration_usd, load_prices, price_usage
 from crawlmap.cost.usage import (
     CostBreakdown,
     CostError,
@@ -248,7 +248,6 @@ def estimate_run(
         )
     if page_wait_ms is not None and not (math.isfinite(page_wait_ms) and page_wait_ms >= 0):
         raise CostError(f"--page-wait-ms: must be a number >= 0, got {page_wait_ms}")
-    prices = load_prices()
     measured, transitions, notes = measure(run)
     mode = str(run.meta.get("mode") or run.history.mode)
     measured, durations = model_durations(run, measured, mode, page_wait_ms, notes)
@@ -266,20 +265,60 @@ def estimate_run(
         notes.append(
             "scaled from an inline run: at this size ListPages would take the distributed path"
         )
-    naive = naive_estimate(
-        prices, run, usage, transitions, measured_pages, factor, per_page_ms=naive_page_ms
-    )
     return priced_breakdown(
-        prices,
+        run,
         usage,
-        run_id=run.history.name,
+        transitions,
         mode=mode,
         measured_pages=measured_pages,
         scale=factor,
-        transitions=transitions,
-        naive=naive,
+        naive_page_ms=naive_page_ms,
         notes=notes,
         durations=durations,
+    )
+
+
+def priced_breakdown(
+    run: RunFolder,
+    usage: Usage,
+    transitions: TransitionCount,
+    *,
+    mode: str,
+    measured_pages: int,
+    scale: float,
+    naive_page_ms: float | None,
+    notes: list[str],
+    durations: dm.DurationReport | None,
+    projection: dict[str, Any] | None = None,
+) -> CostBreakdown:
+    """The CostBreakdown of a run's usage (measured, scaled or projected), priced once, with
+    the naive design's estimate for the same pages: the one place a CostBreakdown is built."""
+    prices = load_prices()
+    lines = price_usage(prices, usage)
+    naive = naive_estimate(
+        prices, run, usage, transitions, measured_pages, scale, per_page_ms=naive_page_ms
+    )
+    return CostBreakdown(
+        run_id=run.history.name,
+        mode=mode,
+        measured_pages=measured_pages,
+        pages=usage.pages,
+        scale=scale,
+        transitions=transitions,
+        state_transitions=usage.parent_transitions,
+        billed_state_transitions=(
+            usage.parent_transitions + usage.child_executions + usage.standard_child_transitions
+        ),
+        usage=usage,
+        lines=tuple(lines),
+        compute_orchestration_usd=compute_orchestration_usd(lines),
+        total_usd=sum(line.usd for line in lines),
+        naive=naive,
+        prices_as_of=prices.as_of,
+        region=prices.region,
+        notes=tuple(notes),
+        durations=durations,
+        projection=projection,
     )
 
 

@@ -1,5 +1,5 @@
 """The price list (prices.json, us-east-1 list prices with their sources) and a Usage priced
-with it: its cost lines, and the CostBreakdown of a run (built here only).
+with it: its cost lines.
 
 The billing rules are in crawlmap/cost/__init__.py's docstring.
 """
@@ -12,17 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
 
-from crawlmap.cost import duration as dm
-from crawlmap.cost.usage import (
-    CostBreakdown,
-    CostLine,
-    FunctionUsage,
-    NaiveEstimate,
-    TransitionCount,
-    Usage,
-)
+from crawlmap.cost.usage import CostLine, FunctionUsage, Usage
 
 EXPRESS_MEMORY_CHUNK_MB = 64
 EXPRESS_DURATION_STEP_MS = 100
@@ -180,43 +171,3 @@ def price_usage(prices: PriceList, usage: Usage) -> list[CostLine]:
 def compute_orchestration_usd(lines: list[CostLine]) -> float:
     """What the lines cost in Step Functions and Lambda (the issue's cost goal)."""
     return sum(line.usd for line in lines if line.service in ("Step Functions", "Lambda"))
-
-
-def priced_breakdown(
-    prices: PriceList,
-    usage: Usage,
-    *,
-    run_id: str | None,
-    mode: str,
-    measured_pages: int,
-    scale: float,
-    transitions: TransitionCount,
-    naive: NaiveEstimate,
-    notes: list[str],
-    durations: dm.DurationReport | None,
-    projection: dict[str, Any] | None = None,
-) -> CostBreakdown:
-    """The CostBreakdown of a usage (measured, scaled or projected): its lines priced once."""
-    lines = price_usage(prices, usage)
-    return CostBreakdown(
-        run_id=run_id,
-        mode=mode,
-        measured_pages=measured_pages,
-        pages=usage.pages,
-        scale=scale,
-        transitions=transitions,
-        state_transitions=usage.parent_transitions,
-        billed_state_transitions=(
-            usage.parent_transitions + usage.child_executions + usage.standard_child_transitions
-        ),
-        usage=usage,
-        lines=tuple(lines),
-        compute_orchestration_usd=compute_orchestration_usd(lines),
-        total_usd=sum(line.usd for line in lines),
-        naive=naive,
-        prices_as_of=prices.as_of,
-        region=prices.region,
-        notes=tuple(notes),
-        durations=durations,
-        projection=projection,
-    )

@@ -9,9 +9,7 @@ from dataclasses import asdict, replace
 from typing import Any
 
 from crawlmap.cost import duration as dm
-from crawlmap.cost.measured import has_cpu, measure
-from crawlmap.cost.naive import naive_estimate
-from crawlmap.cost.prices import load_prices, priced_breakdown
+from crawlmap.cost.measured import has_cpu, measure, priced_breakdown
 from crawlmap.cost.usage import CostBreakdown, CostError, Usage
 from crawlmap.history import RunFolder
 
@@ -42,7 +40,6 @@ def project_run(
             "meta.json functions.*.cpu_ms_total: missing; the projection needs a run recorded"
             " with CPU time (any local run of this version)"
         )
-    prices = load_prices()
     measured, transitions, notes = measure(run)
     measured_pages = int(measured.pages)
     if measured_pages == 0:
@@ -99,15 +96,6 @@ def project_run(
     crawl_memory = next(
         (f.memory_mb for f in measured.functions if f.name == dm.CRAWL_FUNCTION), 1024
     )
-    naive = naive_estimate(
-        prices,
-        run,
-        usage,
-        transitions,
-        measured_pages,
-        factor,
-        per_page_ms=max(1.0, crawl_cpu * dm.cpu_scale(crawl_memory) + page_wait_ms),
-    )
     report = dm.DurationReport(
         functions=tuple(
             dm.FunctionDuration(
@@ -141,14 +129,13 @@ def project_run(
     notes = [n for n in notes if not n.startswith("DynamoDB reads")]
     notes.append("DynamoDB and S3 requests scaled per page from the measured run")
     return priced_breakdown(
-        prices,
+        run,
         usage,
-        run_id=run.history.name,
+        transitions,
         mode=mode,
         measured_pages=measured_pages,
         scale=factor,
-        transitions=transitions,
-        naive=naive,
+        naive_page_ms=max(1.0, crawl_cpu * dm.cpu_scale(crawl_memory) + page_wait_ms),
         notes=notes,
         durations=report,
         projection={
