@@ -50,10 +50,11 @@ from pathlib import Path
 from typing import Any
 
 from crawlmap.cost import estimate_run, format_cost, project_run
+from crawlmap.crawl_hooks import CrawlHooks
 from crawlmap.engine.runner import EngineOptions, run_execution
-from crawlmap.engine.runs import crawlmap_home
 from crawlmap.engine.template import load_template
 from crawlmap.history import RunFolder, load_run
+from crawlmap.runfolder import crawlmap_home
 from lambdas.common import env as env_names
 
 GOAL_USD = 0.10
@@ -155,7 +156,7 @@ def crawl_locally(
         {"pages": page_urls(bases, 0, pages), "batch_size": batch_size, "distributed_threshold": 1},
         EngineOptions(
             home=work / "home",
-            db_path=work / "store.db",
+            hooks=CrawlHooks(db_path=work / "store.db"),
             template=template,
             env_overrides={env_names.ALLOW_PRIVATE_NETWORKS: "true"},
         ),

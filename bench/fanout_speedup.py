@@ -31,9 +31,10 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+from crawlmap.crawl_hooks import CrawlHooks
 from crawlmap.engine.runner import EngineOptions, run_execution
-from crawlmap.engine.runs import crawlmap_home
 from crawlmap.engine.template import load_template
+from crawlmap.runfolder import crawlmap_home
 from lambdas.common import env
 from lambdas.common.settings import Settings
 from lambdas.crawl_batch.core import crawl_batch
@@ -79,16 +80,18 @@ def fan_out(pages: list[str], concurrency: int) -> tuple[float, int, str]:
             EngineOptions(
                 home=Path(home),
                 template=template,
+                hooks=CrawlHooks(),
                 env_overrides={env.ALLOW_PRIVATE_NETWORKS: "true", env.OBEY_ROBOTS: "false"},
             ),
         )
+        results = len(record.results)  # read from the run folder, before it goes
     assert record.status == "SUCCEEDED", record.cause
     assert record.summary is not None
     assert record.summary["ok"] == len(pages), record.summary
     map_events = [e for e in record.events if e["type"] in ("MapStateEntered", "MapStateExited")]
     assert len(map_events) == 2, [e["type"] for e in record.events[:12]]
     map_start, map_stop = (datetime.fromisoformat(e["timestamp"]) for e in map_events)
-    return (map_stop - map_start).total_seconds(), len(record.results), str(record.meta["mode"])
+    return (map_stop - map_start).total_seconds(), results, str(record.meta["mode"])
 
 
 def sequential(pages: list[str]) -> float:

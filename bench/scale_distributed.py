@@ -32,9 +32,10 @@ LIMIT = 256 * 1024
 
 
 def one_run(pages: int, batch_size: int, base: str) -> dict[str, Any]:
+    from crawlmap.crawl_hooks import CrawlHooks
     from crawlmap.engine.runner import EngineOptions, run_execution
-    from crawlmap.engine.runs import crawlmap_home
     from crawlmap.engine.template import load_template
+    from crawlmap.runfolder import crawlmap_home
     from lambdas.common import env
 
     os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
@@ -47,11 +48,12 @@ def one_run(pages: int, batch_size: int, base: str) -> dict[str, Any]:
             EngineOptions(
                 home=Path(home),
                 template=template,
+                hooks=CrawlHooks(),
                 env_overrides={env.ALLOW_PRIVATE_NETWORKS: "true", env.OBEY_ROBOTS: "false"},
             ),
         )
         wall = time.perf_counter() - started
-    seen = [r["url"] for r in record.results]
+        seen = [r["url"] for r in record.results]  # read from the run folder
     first, last = record.events[0]["timestamp"], record.events[-1]["timestamp"]
     functions = record.meta["functions"]
     return {
@@ -73,7 +75,7 @@ def one_run(pages: int, batch_size: int, base: str) -> dict[str, Any]:
         "child_state_transitions": record.meta["distributed"]["child_state_transitions"],
         "s3_requests": record.meta["s3_requests"],
         "store_writes": record.meta["store_writes"],
-        "notes": record.meta["engine_notes"],
+        "notes": record.meta["notes"],
     }
 
 

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from crawlmap.cli.arguments import read_option_file
 from crawlmap.cli.exits import UsageError
+from crawlmap.crawl_hooks import CrawlHooks
 from crawlmap.engine.errors import EngineError
 from crawlmap.engine.runner import EngineOptions
 from crawlmap.engine.template import (
@@ -22,7 +23,7 @@ from crawlmap.engine.template import (
     load_template,
     state_machine_resource,
 )
-from crawlmap.runfolder import cache_dir, crawlmap_home
+from crawlmap.runfolder import cache_dir, crawlmap_home, default_database
 from lambdas.common import env
 from lambdas.common.urls import DEFAULT_TRACKING_PARAMS, canonicalize
 
@@ -102,9 +103,10 @@ def engine_options(
     context: dict[str, Any] | None = None,
 ) -> EngineOptions:
     """The options `run` and `demo` share (--db, --fast-retries, --template)."""
+    home = crawlmap_home()
     return EngineOptions(
-        home=crawlmap_home(),
-        db_path=Path(args.db) if args.db else None,
+        home=home,
+        hooks=CrawlHooks(db_path=Path(args.db) if args.db else default_database(home)),
         time_scale=0.05 if args.fast_retries else 1.0,
         env_overrides=overrides,
         template=synthesized_template(Console(stderr=True), context or {}, args.template),

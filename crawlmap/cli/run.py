@@ -237,7 +237,7 @@ def finish_interrupted(
     if not record.results:  # StoreAndNotify never ran: the pages crawled are in the history
         results = results_in_history(record.events)
         RunFolderWriter(record.run_dir).write_results(results)
-        record = dataclasses.replace(record, results=results)
+        record = dataclasses.replace(record)  # reads the results just written
     save_definition(record, template)
     if args.output:
         write_output(args.output, output_rows(record, pages))

@@ -1,8 +1,9 @@
 """Run the template's Lambda functions in-process, as Lambda would, for moto's interpreter.
 
-Each function's handler is imported once per run (a "container": `lambdas.*` modules are
-imported fresh for the run and the process's own copies are put back afterwards, so module
-state such as cached settings never leaks from one run into the next) and kept warm for every
+Each function's handler is imported once per run (a "container": the handlers' packages,
+`lambdas.*` for crawlmap, are imported fresh for the run and the process's own copies are put
+back afterwards, so module state such as cached settings never leaks from one run into the
+next) and kept warm for every
 invocation of the run. The response has the shape of Lambda's Invoke: `{"StatusCode": 200,
 "Payload": <parsed JSON>}`, or for a raised exception `"FunctionError": "Unhandled"` with
 `{"errorType": <class name>, "errorMessage": ...}`, which is what Retry and Catch match.
@@ -104,11 +105,11 @@ class FunctionRuntime:
 
 
 @contextmanager
-def fresh_container(package: str = "lambdas") -> Iterator[None]:
-    """Import `package` afresh inside the block and restore the process's copy after it."""
+def fresh_container(packages: tuple[str, ...]) -> Iterator[None]:
+    """Import `packages` afresh inside the block and restore the process's copies after it."""
 
     def ours(name: str) -> bool:
-        return name == package or name.startswith(package + ".")
+        return name.split(".", 1)[0] in packages
 
     saved = {name: mod for name, mod in sys.modules.items() if ours(name)}
     for name in saved:

@@ -2,8 +2,8 @@
 
 - Lambda functions: run in-process by the adapter, under a local name and ARN.
 - The S3 bucket(s): created in moto (in-memory S3) under their local name.
-- The DynamoDB table: the handlers' store becomes SQLite (CRAWLMAP_SQLITE_PATH).
-- The SNS topic: the notification is written to a file and printed (CRAWLMAP_NOTIFY_FILE).
+- Anything else (crawlmap: the DynamoDB table as SQLite, the SNS topic as a file): the
+  application's hooks give the variables its handlers read (crawlmap/crawl_hooks.py).
 
 Environment: each function sees its own Environment from the template (intrinsics resolved),
 the local stand-ins above, the caller's overrides, and what Lambda sets for every function
@@ -29,7 +29,6 @@ from crawlmap.engine.template import (
     resolve,
     state_machine_resource,
 )
-from lambdas.common import env as env_names
 
 LOCAL_PREFIX = "crawlmap-local"
 
@@ -141,17 +140,12 @@ def run_environment(
     functions: Mapping[str, FunctionSpec],
     resources: LocalResources,
     *,
-    sqlite_path: str,
-    notify_file: str,
+    local: Mapping[str, str] | None = None,
     overrides: Mapping[str, str] | None = None,
 ) -> RunEnvironment:
-    """Each function's environment and their union (see the module docstring)."""
-    local = {
-        env_names.SQLITE_PATH: sqlite_path,
-        env_names.NOTIFY_FILE: notify_file,
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }
+    """Each function's environment and their union (see the module docstring). `local`: the
+    stand-ins for the resources the engine does not run (from the hooks)."""
+    local = dict(local or {})
     merged: dict[str, str] = {}
     conflicts: list[str] = []
     own: dict[str, dict[str, str]] = {}

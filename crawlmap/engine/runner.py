@@ -10,8 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import enum
-import importlib
+import functools
 import json
 import logging
 import os
@@ -20,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import boto3
 from botocore.exceptions import ClientError
@@ -30,11 +29,10 @@ from moto.stepfunctions.responses import get_backend
 from crawlmap.engine import moto_gaps
 from crawlmap.engine.adapter import FunctionRuntime, Invocation, LambdaAdapter, fresh_container
 from crawlmap.engine.errors import EngineError
+from crawlmap.engine.hooks import EngineHooks, NoHooks, RunContext, RunHooks
 from crawlmap.engine.isolation import log_keys
 from crawlmap.engine.isolation.environment import per_invocation_environ
 from crawlmap.engine.resources import LocalResources, RunEnvironment, run_environment
-from crawlmap.engine.results import collect_results, read_notification
-from crawlmap.engine.runs import crawlmap_home, iso, new_run_id, write_json, write_jsonl
 from crawlmap.engine.template import (
     ACCOUNT_ID,
     REGION,
@@ -43,18 +41,29 @@ from crawlmap.engine.template import (
     load_template,
 )
 from crawlmap.engine.throttle import ACCOUNT_CONCURRENCY, ConcurrencyLimits
-from crawlmap.runfolder import RunFolderWriter, cache_dir
-from lambdas.common import env as env_names
+from crawlmap.runfolder import (
+    DistributedMeta,
+    FunctionMeta,
+    RunFolderWriter,
+    RunMeta,
+    cache_dir,
+    crawlmap_home,
+    iso_time,
+    new_run_id,
+    plain,
+    read_results,
+)
 
 STATE_PAYLOAD_LIMIT = 256 * 1024  # bytes: Step Functions' limit on a state's input or output
-STAGE_INPUT_OVER = 64 * 1024  # bytes of page list the engine moves to S3 (pages_s3) first
 _run_lock = threading.Lock()  # moto's interpreter hooks are process-wide: one run at a time
 
 
 @dataclass(frozen=True)
 class EngineOptions:
     home: Path = field(default_factory=crawlmap_home)
-    db_path: Path | None = None  # default: <home>/crawlmap.db
+    # What the application adds (crawlmap: crawl_hooks.CrawlHooks); NoHooks runs a template
+    # as it is.
+    hooks: EngineHooks = field(default_factory=NoHooks)
     time_scale: float = 1.0  # Retry/Wait intervals are multiplied by this (AWS: always 1)
     env_overrides: Mapping[str, str] = field(default_factory=dict)
     context_overrides: Mapping[str, Any] = field(default_factory=dict)  # cdk.json context
@@ -62,13 +71,9 @@ class EngineOptions:
     template_path: Path | None = None  # or a template file (cdk.out/<stack>.template.json)
     on_invocation: Callable[[Invocation], None] | None = None
     run_id: str | None = None
-    stage_input_over_bytes: int = STAGE_INPUT_OVER  # longer page lists go to S3 (pages_s3)
     # Lambda's regional account limit on invocations in flight; with each function's
     # ReservedConcurrentExecutions it throttles invocations as AWS does (throttle.py).
     account_concurrency: int = ACCOUNT_CONCURRENCY
-
-    def database(self) -> Path:
-        return self.db_path or self.home / "crawlmap.db"
 
 
 @dataclass(frozen=True)
@@ -81,10 +86,15 @@ class RunRecord:
     output: Any
     error: str | None
     cause: str | None
-    summary: dict[str, Any] | None  # the RunSummary, also when CheckFailureRatio failed the run
+    summary: dict[str, Any] | None  # the hooks' summary (crawlmap: the RunSummary)
     events: list[dict[str, Any]]
-    results: list[dict[str, Any]]
     meta: dict[str, Any]
+
+    @functools.cached_property
+    def results(self) -> list[dict[str, Any]]:
+        """results.jsonl, read when asked (a long run's results stay on disk until then)."""
+        path = self.run_dir / "results.jsonl"
+        return [dict(r) for r in read_results(path)] if path.is_file() else []
 
 
 def _retriers(definition: Mapping[str, Any]) -> dict[str, list[tuple[set[str], int]]]:
@@ -261,7 +271,7 @@ def _stop_interrupted(
             {
                 "id": last + 1,
                 "previousEventId": last,
-                "timestamp": iso(now),
+                "timestamp": iso_time(now),
                 "type": "ExecutionAborted",
                 "executionAbortedEventDetails": {
                     "error": "Interrupted",
@@ -292,21 +302,11 @@ def _wait_for(sfn: Any, execution_arn: str) -> dict[str, Any]:
 def _history(execution_arn: str) -> list[dict[str, Any]]:
     """GetExecutionHistory's events, from moto's backend directly: the same data as the API
     gives (moto does not paginate it), without serializing thousands of events through HTTP
-    mocking (3.5 s for 8,000 events that way)."""
+    mocking (3.5 s for 8,000 events that way). JSON as the API returns it: enums as their
+    values, datetimes as ISO strings."""
     backend = get_backend(ACCOUNT_ID, REGION)
     events = backend.get_execution_history(execution_arn)["events"]
-    return [_plain(event) for event in events]
-
-
-def _plain(value: Any) -> Any:
-    """JSON as the API returns it: enums as their values, datetimes as ISO strings."""
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return iso(value)
+    return [plain(event) for event in events]
 
 
 def _largest_state_payload(events: list[dict[str, Any]]) -> int:
@@ -320,61 +320,10 @@ def _largest_state_payload(events: list[dict[str, Any]]) -> int:
     return largest
 
 
-def _summary_from_history(events: list[dict[str, Any]]) -> dict[str, Any] | None:
-    for event in reversed(events):
-        details = event.get("stateExitedEventDetails")
-        if details and details.get("name") == "StoreAndNotify":
-            summary: dict[str, Any] = json.loads(details.get("output") or "null")
-            return summary
-    return None
-
-
-def _count_store_writes() -> dict[str, int]:
-    """Count the items the run's store writes (what DynamoDB would bill as write requests).
-
-    Patches this run's own copy of the store module (see fresh_container), nothing else.
-    """
-    counter = {"items": 0}
-    lock = threading.Lock()
-    store_cls = importlib.import_module("lambdas.common.store").SQLiteStore
-
-    def counting(method: Callable[..., int]) -> Callable[..., int]:
-        def wrapper(*args: Any, **kwargs: Any) -> int:
-            written = method(*args, **kwargs)
-            with lock:
-                counter["items"] += int(written)
-            return written
-
-        return wrapper
-
-    store_cls.save_results = counting(store_cls.save_results)
-    store_cls.save_summary = counting(store_cls.save_summary)
-    return counter
-
-
-def _stage_large_input(
-    execution_input: Mapping[str, Any],
-    bucket: str | None,
-    run_id: str,
-    notes: list[str],
-    over_bytes: int,
-) -> Mapping[str, Any]:
-    """A long page list goes to S3 ({"pages_s3": ...}, which ListPages reads), as a user does
-    on AWS: an execution input over 256 KiB is refused there, and one near it would make the
-    first states' payloads grow with the page count."""
-    pages = execution_input.get("pages")
-    size = len(json.dumps(execution_input).encode())
-    if size <= over_bytes or not isinstance(pages, list) or not bucket:
-        return execution_input
-    key = f"inputs/{run_id}/pages.json"
-    boto3.client("s3", region_name=REGION).put_object(
-        Bucket=bucket, Key=key, Body=json.dumps(pages).encode()
-    )
-    notes.append(
-        f"execution input of {size} bytes: {len(pages)} pages staged at s3://{bucket}/{key}"
-    )
-    staged = {k: v for k, v in execution_input.items() if k != "pages"}
-    return {**staged, "pages_s3": f"s3://{bucket}/{key}"}
+def _handler_packages(specs: Mapping[str, Any]) -> tuple[str, ...]:
+    """The top-level packages of the template's handlers ("lambdas" for
+    "lambdas.crawl_batch.handler.handler"): what a fresh container imports anew."""
+    return tuple(sorted({str(spec.handler).split(".", 1)[0] for spec in specs.values()}))
 
 
 @dataclass
@@ -387,16 +336,22 @@ class PreparedRun:
     resources: LocalResources
     definition: dict[str, Any]  # as moto runs it (moto_gaps.normalize_definition)
     runtimes: list[FunctionRuntime]
+    handler_packages: tuple[str, ...]
     run_id: str
-    run_dir: Path
-    database: Path
-    notify_file: Path
+    writer: RunFolderWriter
     environment: RunEnvironment
     notes: list[str]
     adapter: LambdaAdapter
     active: moto_gaps.ActiveRun
-    invocations_per_url: dict[str, int]
-    store_writes: dict[str, int] = field(default_factory=lambda: {"items": 0})
+    hooks: RunHooks
+
+    @property
+    def run_dir(self) -> Path:
+        return self.writer.path
+
+    def stage_input(self, execution_input: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The execution input as the hooks start it (inside the mock)."""
+        return self.hooks.stage_input(execution_input, self.environment.variables)
 
 
 def prepare_run(options: EngineOptions) -> PreparedRun:
@@ -420,22 +375,22 @@ def prepare_run(options: EngineOptions) -> PreparedRun:
     ]
 
     run_id = options.run_id or new_run_id()
-    run_dir = options.home / "runs" / run_id
-    run_dir.mkdir(parents=True, exist_ok=False)
-    database = options.database()
-    database.parent.mkdir(parents=True, exist_ok=True)
-    notify_file = run_dir / "notifications.txt"
+    writer = RunFolderWriter.create(run_id, home=options.home)
+    hooks = options.hooks.start(
+        RunContext(
+            run_id=run_id,
+            home=options.home,
+            writer=writer,
+            resources=resources,
+            definition=definition,
+            notes=notes,
+        )
+    )
     environment = run_environment(
-        specs,
-        resources,
-        sqlite_path=str(database.resolve()),
-        notify_file=str(notify_file.resolve()),
-        overrides=options.env_overrides,
+        specs, resources, local=hooks.environment(), overrides=options.env_overrides
     )
     for runtime in runtimes:  # each function sees only its own environment
         runtime.environment = environment.functions[runtime.spec.logical_id]
-    invocations_per_url: dict[str, int] = {}
-    counter_lock = threading.Lock()
     retriers = _retriers(definition)
 
     def on_invocation(invocation: Invocation) -> None:
@@ -444,12 +399,7 @@ def prepare_run(options: EngineOptions) -> PreparedRun:
             rules = retriers.get(invocation.function, [])
             retry = _will_retry(rules, invocation.error_type, event.get("retry_count"))
             invocation = dataclasses.replace(invocation, will_retry=retry)
-        if isinstance(event.get("pages"), list):
-            with counter_lock:
-                for page in invocation.event["pages"]:
-                    url = page.get("url") if isinstance(page, dict) else None
-                    if isinstance(url, str):
-                        invocations_per_url[url] = invocations_per_url.get(url, 0) + 1
+        hooks.on_invocation(invocation)
         if options.on_invocation is not None:
             options.on_invocation(invocation)
 
@@ -464,37 +414,37 @@ def prepare_run(options: EngineOptions) -> PreparedRun:
         resources=resources,
         definition=definition,
         runtimes=runtimes,
+        handler_packages=_handler_packages(specs),
         run_id=run_id,
-        run_dir=run_dir,
-        database=database,
-        notify_file=notify_file,
+        writer=writer,
         environment=environment,
         notes=notes,
         adapter=adapter,
         active=moto_gaps.ActiveRun(
             invoke_lambda=adapter.invoke, time_scale=options.time_scale, concurrency=concurrency
         ),
-        invocations_per_url=invocations_per_url,
+        hooks=hooks,
     )
 
 
 @contextlib.contextmanager
 def engine_session(run: PreparedRun) -> Iterator[None]:
     """The process state one execution runs in (one at a time): its logs, its environment, a
-    fresh container of the handlers, moto's patches. Not moto's mock: the caller's."""
+    fresh container of the handlers, moto's patches, the hooks' session. Not moto's mock:
+    the caller's."""
     with (
         _run_lock,
-        (run.run_dir / "logs.txt").open("w", encoding="utf-8") as log,
+        run.writer.logs_path.open("w", encoding="utf-8") as log,
         _function_logs_to(log),
         _process_environment(run.environment.variables),
         per_invocation_environ(),
-        fresh_container(),
+        fresh_container(run.handler_packages),
     ):
         log_keys.install()
         moto_gaps.install()
         run.adapter.warm()
-        run.store_writes = _count_store_writes()
-        yield
+        with run.hooks.session():
+            yield
 
 
 def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) -> RunRecord:
@@ -518,13 +468,7 @@ def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) ->
         except ClientError as exc:
             raise EngineError(f"moto cannot parse the state machine definition: {exc}") from None
         state_machine_arn = created["stateMachineArn"]
-        execution_input = _stage_large_input(
-            execution_input,
-            run.environment.variables.get(env_names.BUCKET_NAME),
-            run.run_id,
-            run.notes,
-            options.stage_input_over_bytes,
-        )
+        execution_input = run.stage_input(execution_input)
         in_flight = _InFlight(run.active.invoke_lambda)
         run.active.invoke_lambda = in_flight
         moto_gaps.activate(run.active)
@@ -549,22 +493,8 @@ def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) ->
             events = _history(started["executionArn"])
         finally:
             moto_gaps.activate(None)
-            release_run_lease(run.database, run.run_id)
+            run.hooks.finished()
     return save_run(run, described, events, execution_input)
-
-
-def release_run_lease(database: Path, run_id: str) -> None:
-    """The execution is over, however it ended (StoreAndNotify releases the lease on a normal
-    end; a failed or interrupted local run must not block the next one until it expires)."""
-    from lambdas.common.store import SQLiteStore
-
-    store = SQLiteStore(database)
-    try:
-        store.release_run_lease(run_id)
-    except Exception:  # a broken store is reported by the run itself, not here
-        logging.getLogger(__name__).debug("run lease not released", exc_info=True)
-    finally:
-        store.close()
 
 
 def _child_execution_type(definition: Mapping[str, Any]) -> str:
@@ -593,6 +523,42 @@ def _save_child_histories(run_dir: Path, active: moto_gaps.ActiveRun) -> str | N
     return relative
 
 
+def _function_meta(rt: FunctionRuntime, active: moto_gaps.ActiveRun) -> FunctionMeta:
+    limits = active.concurrency
+    return {
+        "memory_mb": rt.spec.memory_mb,
+        "architecture": rt.spec.architecture,
+        "timeout_s": rt.spec.timeout_s,
+        "invocations": rt.stats.invocations,
+        "errors": rt.stats.errors,
+        "duration_ms_total": round(rt.stats.duration_ms_total, 3),
+        "cpu_ms_total": round(rt.stats.cpu_ms_total, 3),
+        "max_event_bytes": rt.stats.max_event_bytes,
+        "max_result_bytes": rt.stats.max_result_bytes,
+        "reserved_concurrency": rt.spec.reserved_concurrency,
+        "throttles": limits.throttles_of(rt.arn) if limits else 0,
+        "peak_concurrency": limits.peak_of(rt.arn) if limits else 0,
+    }
+
+
+def _distributed_meta(run: PreparedRun) -> DistributedMeta | None:
+    active = run.active
+    if not active.map_runs:
+        return None
+    children = [c for stats in active.map_runs.values() for c in stats.children]
+    execution_type = _child_execution_type(run.definition)
+    return {
+        "child_executions": len(children),
+        "child_executions_failed": sum(c.status in ("FAILED", "TIMED_OUT") for c in children),
+        "child_executions_aborted": sum(c.status == "ABORTED" for c in children),
+        "items_not_started": sum(s.not_started for s in active.map_runs.values()),
+        "child_state_transitions": sum(s.state_transitions for s in active.map_runs.values()),
+        "child_duration_ms_total": round(sum(c.duration_ms() for c in children), 3),
+        "execution_type": "EXPRESS" if execution_type == "EXPRESS" else "STANDARD",
+        "child_histories": _save_child_histories(run.run_dir, active),
+    }
+
+
 def save_run(
     run: PreparedRun,
     described: Mapping[str, Any],
@@ -600,83 +566,49 @@ def save_run(
     execution_input: Any,
 ) -> RunRecord:
     """Write the run folder of a finished execution (`described`: DescribeExecution's fields)."""
-    options, active, runtimes, run_dir = run.options, run.active, run.runtimes, run.run_dir
+    options, active, writer = run.options, run.active, run.writer
     execution_arn = str(described["executionArn"])
     status = str(described["status"])
     output = json.loads(described["output"]) if described.get("output") else None
-    summary = output if isinstance(output, dict) and "total" in output else None
-    summary = summary or _summary_from_history(events)
-    results = collect_results(run.database, run.run_id, run.invocations_per_url)
-    children = [c for stats in active.map_runs.values() for c in stats.children]
-    meta: dict[str, Any] = {
+    writer.write_input(execution_input)
+    writer.write_history(events)
+    if output is not None and status == "SUCCEEDED":
+        writer.write_output(output)
+    outcome = run.hooks.save(writer, output, events)
+    stop_date = described.get("stopDate") or datetime.datetime.now(tz=datetime.UTC)
+    meta: RunMeta = {
         "run_id": run.run_id,
         "execution_arn": execution_arn,
         "state_machine_arn": described.get("stateMachineArn"),
         "status": status,
-        "start_date": iso(described.get("startDate")),
-        "stop_date": iso(described.get("stopDate") or datetime.datetime.now(tz=datetime.UTC)),
+        "start_date": plain(described.get("startDate")),
+        "stop_date": plain(stop_date),
         "error": described.get("error"),
         "cause": described.get("cause"),
         "mode": "distributed" if active.map_runs else "inline",
-        "functions": {
-            rt.display_name: {
-                "memory_mb": rt.spec.memory_mb,
-                "architecture": rt.spec.architecture,
-                "timeout_s": rt.spec.timeout_s,
-                "invocations": rt.stats.invocations,
-                "errors": rt.stats.errors,
-                "duration_ms_total": round(rt.stats.duration_ms_total, 3),
-                "cpu_ms_total": round(rt.stats.cpu_ms_total, 3),
-                "max_event_bytes": rt.stats.max_event_bytes,
-                "max_result_bytes": rt.stats.max_result_bytes,
-                "reserved_concurrency": rt.spec.reserved_concurrency,
-                "throttles": active.concurrency.throttles_of(rt.arn) if active.concurrency else 0,
-                "peak_concurrency": active.concurrency.peak_of(rt.arn) if active.concurrency else 0,
-            }
-            for rt in runtimes
-        },
-        "distributed": None
-        if not active.map_runs
-        else {
-            "child_executions": len(children),
-            "child_executions_failed": sum(c.status in ("FAILED", "TIMED_OUT") for c in children),
-            "child_executions_aborted": sum(c.status == "ABORTED" for c in children),
-            "items_not_started": sum(s.not_started for s in active.map_runs.values()),
-            "child_state_transitions": sum(s.state_transitions for s in active.map_runs.values()),
-            "child_duration_ms_total": round(sum(c.duration_ms() for c in children), 3),
-            "execution_type": _child_execution_type(run.definition),
-            "child_histories": _save_child_histories(run_dir, active),
-        },
-        "store_db": str(run.database.resolve()),
-        "store_writes": run.store_writes["items"],
-        "s3_requests": dict(active.s3_requests),
+        "functions": {rt.display_name: _function_meta(rt, active) for rt in run.runtimes},
+        "distributed": _distributed_meta(run),
+        "source": "local",
+        "s3_requests": {"get": active.s3_requests["get"], "put": active.s3_requests["put"]},
         "history_events": len(events),
         "largest_state_payload_bytes": _largest_state_payload(events),
         "state_payload_limit_bytes": STATE_PAYLOAD_LIMIT,
         "time_scale": options.time_scale,
         "account_concurrency": options.account_concurrency,
-        "engine_notes": run.notes,
+        "notes": run.notes,
     }
-    write_json(run_dir / "input.json", execution_input)
-    write_json(run_dir / "history.json", {"events": events})
-    if output is not None and status == "SUCCEEDED":
-        write_json(run_dir / "output.json", output)
-    write_jsonl(run_dir / "results.jsonl", results)
-    notification = read_notification(run.notify_file)
-    if notification is not None:
-        write_json(run_dir / "notification.json", notification)
-    write_json(run_dir / "meta.json", meta)
+    full_meta: dict[str, Any] = {**meta, **outcome.meta}
+    writer.write_meta(cast(RunMeta, full_meta))
     return RunRecord(
         run_id=run.run_id,
-        run_dir=run_dir,
+        run_dir=run.run_dir,
         status=status,
         execution_arn=execution_arn,
         input=execution_input,
         output=output,
         error=described.get("error"),
         cause=described.get("cause"),
-        summary=summary,
+        summary=outcome.summary,
         events=events,
-        results=results,
-        meta=meta,
+        meta=full_meta,
     )

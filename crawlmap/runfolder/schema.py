@@ -41,13 +41,18 @@ class FunctionMeta(TypedDict):
     architecture: str  # arm64 | x86_64
     invocations: int
     duration_ms_total: float  # wall clock, summed over invocations
-    timeout_s: NotRequired[int | None]
+    timeout_s: NotRequired[float | None]
     errors: NotRequired[int]
     max_event_bytes: NotRequired[int]
     max_result_bytes: NotRequired[int]
     # CPU time the invocations used (thread CPU time, summed): what this machine's load does
     # not inflate. Absent in runs recorded before it was measured, and for AWS runs.
     cpu_ms_total: NotRequired[float]
+    # Lambda's concurrency as the engine applied it (throttle.py): the function's reserved
+    # concurrency (None: the account's), invocations throttled, the most in flight at once.
+    reserved_concurrency: NotRequired[int | None]
+    throttles: NotRequired[int]
+    peak_concurrency: NotRequired[int]
 
 
 class DistributedMeta(TypedDict):
@@ -57,6 +62,8 @@ class DistributedMeta(TypedDict):
     child_duration_ms_total: float
     execution_type: ExecutionType
     child_executions_failed: NotRequired[int | None]
+    child_executions_aborted: NotRequired[int | None]  # stopped on the failure threshold
+    items_not_started: NotRequired[int | None]  # items no child ran (the Map Run failed first)
     child_state_transitions: NotRequired[int | None]  # billed when execution_type is STANDARD
     child_histories: NotRequired[str | None]  # folder (relative to the run folder) of children
 
@@ -89,6 +96,7 @@ class RunMeta(TypedDict):
     largest_state_payload_bytes: NotRequired[int]
     state_payload_limit_bytes: NotRequired[int]
     time_scale: NotRequired[float]
+    account_concurrency: NotRequired[int]
 
 
 __all__ = [

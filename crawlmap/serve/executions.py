@@ -11,12 +11,10 @@ another runs waits (status RUNNING, no events yet).
 from __future__ import annotations
 
 import dataclasses
-import enum
 import json
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.backend.execution import Execution
@@ -29,18 +27,7 @@ from crawlmap.engine.runner import (
     prepare_run,
     save_run,
 )
-from crawlmap.engine.runs import iso, write_json
-
-
-def plain(value: Any) -> Any:
-    """moto's API values as JSON: enums as their values, datetimes as ISO strings."""
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return iso(value)
+from crawlmap.runfolder import plain, write_json
 
 
 class ServeEngine:
@@ -103,6 +90,7 @@ class ServeEngine:
                     execution.error, execution.cause = "States.Runtime", f"{exc!r}"
                 finally:
                     moto_gaps.activate(None)
+                    run.hooks.finished()
         described = plain(execution.to_describe_output())
         events = plain(execution.to_history_output()["events"])
         record = save_run(run, described, events, json.loads(described.get("input") or "null"))

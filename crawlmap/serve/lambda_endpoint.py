@@ -24,9 +24,10 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from crawlmap.crawl_hooks import CrawlHooks
 from crawlmap.engine.adapter import FunctionRuntime
 from crawlmap.engine.runner import EngineOptions, PreparedRun, engine_session, prepare_run
-from crawlmap.engine.runs import new_run_id
+from crawlmap.runfolder import new_run_id
 
 INVOKE_PATH = "/2015-03-31/functions/"
 IDLE_CLOSE_S = 0.5  # quiet time after which the session is handed back to executions
@@ -48,11 +49,11 @@ class LambdaService:
     """Invokes the template's functions in an engine session held open while it is busy."""
 
     def __init__(self, options: EngineOptions) -> None:
+        hooks = options.hooks
+        if isinstance(hooks, CrawlHooks):  # the same store as serve's executions
+            hooks = dataclasses.replace(hooks, db_path=hooks.database(options.home))
         self.options = dataclasses.replace(
-            options,
-            home=options.home / "lambda-endpoint",
-            db_path=options.database(),  # the same store as serve's executions
-            on_invocation=None,
+            options, home=options.home / "lambda-endpoint", hooks=hooks, on_invocation=None
         )
         self._open_lock = threading.Lock()
         self._cond = threading.Condition()

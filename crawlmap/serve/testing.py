@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crawlmap.crawl_hooks import CrawlHooks
 from crawlmap.engine.runner import EngineOptions, RunRecord, run_execution
 from crawlmap.serve import moto_hooks
 from crawlmap.serve.mock_config import MockConfig, load_mock_config
@@ -104,6 +105,7 @@ def run_test_case(
     options = EngineOptions(
         home=Path(home) if home is not None else Path(tempfile.mkdtemp(prefix="crawlmap-")),
         template=template,
+        hooks=CrawlHooks(),
         time_scale=FAST_RETRIES if fast_retries else 1.0,
         env_overrides=dict(env_overrides or {}),
     )
@@ -138,6 +140,7 @@ def serving(
         engine=EngineOptions(
             home=Path(home),
             template=template,
+            hooks=CrawlHooks(),
             time_scale=FAST_RETRIES if fast_retries else 1.0,
             env_overrides=dict(env_overrides or {}),
         ),

@@ -12,6 +12,7 @@ from crawlmap.cli.exits import UsageError
 from crawlmap.cli.outcome import output_rows
 from crawlmap.cli.run_input import canonical_pages, execution_input, read_pages_file
 from crawlmap.engine.runner import RunRecord
+from crawlmap.runfolder import RunFolderWriter
 
 
 def parse(*argv: str) -> Any:
@@ -75,19 +76,21 @@ def test_numbers_out_of_range_are_rejected_by_the_parser() -> None:
     assert exited.value.code == 2
 
 
-def record(results: list[dict[str, Any]], status: str = "SUCCEEDED") -> RunRecord:
+def record(folder: Path, results: list[dict[str, Any]], status: str = "SUCCEEDED") -> RunRecord:
+    RunFolderWriter(folder).write_results(results)  # a record reads its results from there
     return RunRecord(
-        run_id="r", run_dir=Path("r"), status=status, execution_arn="arn", input={}, output=None,
+        run_id="r", run_dir=folder, status=status, execution_arn="arn", input={}, output=None,
         error="States.Runtime" if status != "SUCCEEDED" else None, cause="boom", summary=None,
-        events=[], results=results, meta={},
+        events=[], meta={},
     )  # fmt: skip
 
 
-def test_output_has_every_input_page_once_even_when_the_run_stopped_early() -> None:
+def test_output_has_every_input_page_once_even_when_the_run_stopped_early(tmp_path: Path) -> None:
     stored = {"url": "https://a.example/", "ok": True, "outcome": "new", "attempts": 1}
-    rows = output_rows(record([stored], "FAILED"), ["https://a.example/", "https://b.example/"])
+    run = record(tmp_path, [stored], "FAILED")
+    rows = output_rows(run, ["https://a.example/", "https://b.example/"])
     assert [row["url"] for row in rows] == ["https://a.example/", "https://b.example/"]
-    assert rows[0] is stored
+    assert rows[0] == stored
     assert rows[1]["outcome"] == "failed"
     assert rows[1]["ok"] is False
     assert "boom" in rows[1]["error"]

@@ -120,8 +120,7 @@ def test_one_environment_for_the_run_with_local_stand_ins() -> None:
     environment = run_environment(
         function_specs(TEMPLATE),
         resources,
-        sqlite_path="/tmp/x.db",
-        notify_file="/tmp/n.txt",
+        local={"CRAWLMAP_SQLITE_PATH": "/tmp/x.db", "CRAWLMAP_NOTIFY_FILE": "/tmp/n.txt"},
         overrides={"CRAWLMAP_OBEY_ROBOTS": "false"},
     )
     variables = environment.variables
@@ -129,7 +128,6 @@ def test_one_environment_for_the_run_with_local_stand_ins() -> None:
     assert variables["CRAWLMAP_NOTIFY_FILE"] == "/tmp/n.txt"
     assert variables["CRAWLMAP_TABLE_NAME"] == resources.table_name("Table")
     assert variables["CRAWLMAP_TOPIC_ARN"].startswith("arn:aws:sns:us-east-1:")
-    assert variables["POWERTOOLS_METRICS_DISABLED"] == "true"
     assert variables["CRAWLMAP_OBEY_ROBOTS"] == "false"
     assert variables["SHARED"] == "same"
     assert len(environment.conflicts) == 1

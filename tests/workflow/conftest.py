@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from crawlmap.crawl_hooks import STAGE_INPUT_OVER, CrawlHooks
 from crawlmap.demo import DemoSite
 from crawlmap.engine.runner import EngineOptions, RunRecord, run_execution
 from lambdas.common import env
@@ -48,6 +49,7 @@ def _crawler(template: dict[str, Any], home: Path) -> Crawl:
         execution_input: Mapping[str, Any],
         *,
         env_overrides: Mapping[str, str] | None = None,
+        stage_input_over_bytes: int = STAGE_INPUT_OVER,
         **options: Any,
     ) -> RunRecord:
         return run_execution(
@@ -55,6 +57,7 @@ def _crawler(template: dict[str, Any], home: Path) -> Crawl:
             EngineOptions(
                 home=home,
                 template=template,
+                hooks=CrawlHooks(stage_input_over_bytes=stage_input_over_bytes),
                 time_scale=0.01,
                 env_overrides={env.ALLOW_PRIVATE_NETWORKS: "true", **(env_overrides or {})},
                 **options,

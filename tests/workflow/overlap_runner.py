@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from crawlmap.crawl_hooks import CrawlHooks
 from crawlmap.engine.runner import EngineOptions, run_execution
 from lambdas.common import env
 
@@ -24,6 +25,7 @@ def main(argv: list[str]) -> None:
         EngineOptions(
             home=Path(home),
             template=json.loads(Path(template_path).read_text()),
+            hooks=CrawlHooks(),
             time_scale=0.01,
             env_overrides={env.ALLOW_PRIVATE_NETWORKS: "true", env.REQUEST_TIMEOUT: "120"},
         ),

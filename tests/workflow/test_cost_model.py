@@ -12,6 +12,7 @@ import pytest
 
 from crawlmap.cost import estimate_cost, project_run
 from crawlmap.cost.duration import cpu_scale
+from crawlmap.crawl_hooks import CrawlHooks
 from crawlmap.demo import DemoSite
 from crawlmap.engine.runner import EngineOptions, run_execution
 from crawlmap.history import load_run
@@ -47,6 +48,7 @@ def test_the_same_pages_in_1_or_10_batches_price_alike_whatever_the_load(
                     EngineOptions(
                         home=tmp_path / f"home-{batch_size}",
                         template=template,
+                        hooks=CrawlHooks(),
                         time_scale=1.0,  # CrawlBatch's real timeout: 100 pages one at a time
                         env_overrides={env.ALLOW_PRIVATE_NETWORKS: "true", **ONE_AT_A_TIME},
                     ),

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from crawlmap.crawl_hooks import CrawlHooks
 from crawlmap.demo import DemoSite
 from crawlmap.engine.errors import EngineError
 from crawlmap.engine.runner import EngineOptions, RunRecord, run_execution
@@ -161,6 +162,7 @@ def test_crawl_batch_reserved_below_the_map_concurrency_is_throttled_and_retried
         EngineOptions(
             home=tmp_path / "home",
             template=reserve(template, crawl_batch_id(template), 2),
+            hooks=CrawlHooks(),
             time_scale=1.0,
             env_overrides={env.ALLOW_PRIVATE_NETWORKS: "true", env.PER_HOST_CONCURRENCY: "10"},
         ),
@@ -349,6 +351,7 @@ def test_a_map_run_failed_on_its_threshold_still_stores_what_was_crawled(
         EngineOptions(
             home=tmp_path / "home",
             template=uncaught_crawl_batch_failures(template),
+            hooks=CrawlHooks(),
             time_scale=0.01,
             env_overrides={env.ALLOW_PRIVATE_NETWORKS: "true"},
         ),
