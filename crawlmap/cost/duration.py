@@ -6,7 +6,7 @@ wall-clock duration grows with whatever else runs (the issue measured the same 1
 
     billed ms = ceil(CPU ms x cpu_scale(memory) + network wait ms)        (Lambda bills 1 ms)
 
-- CPU ms: measured (functions.<State>.cpu_ms_total, crawlmap/cost/cpu.py).
+- CPU ms: measured (functions.<State>.cpu_ms_total, crawlmap/engine/cpu.py).
 - cpu_scale(memory) = ARM64_CPU_FACTOR x max(1, LAMBDA_MB_PER_VCPU / memory_mb). Lambda gives
   a function CPU in proportion to its memory, one full vCPU at 1,769 MB
   (docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html), so CPU-bound work at

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from crawlmap.cost.cpu import CpuMeter
+from crawlmap.engine.cpu import CpuMeter
 from crawlmap.engine.errors import EngineError
 from crawlmap.engine.isolation.environment import invocation_environment, process_variables
 from crawlmap.engine.isolation.log_keys import invocation_log_keys
@@ -43,7 +43,7 @@ class Invocation:
     error_message: str | None
     duration_ms: float
     will_retry: bool = False  # the state's Retry will try this event again (set by the runner)
-    cpu_ms: float | None = None  # CPU time it used (crawlmap/cost/cpu.py): not the load's
+    cpu_ms: float | None = None  # CPU time it used (crawlmap/engine/cpu.py): not the load's
 
 
 @dataclass

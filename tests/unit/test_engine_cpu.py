@@ -1,4 +1,4 @@
-"""crawlmap.cost.cpu: an invocation's CPU time includes the helper threads it hands work to
+"""crawlmap.engine.cpu: an invocation's CPU time includes the helper threads it hands work to
 (CrawlBatch's loop thread), shared between the invocations running at the time; waiting costs
 no CPU. Real threads, real per-thread clocks."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
-from crawlmap.cost.cpu import CpuMeter
+from crawlmap.engine.cpu import CpuMeter
 
 
 def spin(seconds: float) -> None:
