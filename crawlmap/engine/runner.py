@@ -2,7 +2,7 @@
 
 moto stands in for AWS here: its Step Functions interpreter runs the definition, its S3 holds
 the distributed Map's item list and results; the Lambda handlers run in-process (adapter.py)
-and the store is SQLite. See moto_gaps.py for where moto differs from AWS.
+and the store is SQLite. See moto_patches/ for where moto differs from AWS.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import functools
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -26,7 +27,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.stepfunctions.responses import get_backend
 
-from crawlmap.engine import moto_gaps
+from crawlmap.engine import moto_patches
 from crawlmap.engine.adapter import FunctionRuntime, Invocation, LambdaAdapter, fresh_container
 from crawlmap.engine.errors import EngineError
 from crawlmap.engine.hooks import EngineHooks, NoHooks, RunContext, RunHooks
@@ -52,6 +53,7 @@ from crawlmap.runfolder import (
     new_run_id,
     plain,
     read_results,
+    schema,
 )
 
 STATE_PAYLOAD_LIMIT = 256 * 1024  # bytes: Step Functions' limit on a state's input or output
@@ -190,7 +192,8 @@ def _function_logs_to(log: IO[str]) -> Iterator[None]:
     moto_handler = logging.StreamHandler(log)
     moto_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     moto_logger.addHandler(moto_handler)
-    moto_logger.setLevel(logging.ERROR)  # not its "no effect" parse warnings (moto_gaps.py)
+    # not its "no effect" parse warnings (moto_patches/gaps/tolerated_failures.py)
+    moto_logger.setLevel(logging.ERROR)
     moto_logger.propagate = False
     try:
         with contextlib.redirect_stdout(log):
@@ -334,7 +337,7 @@ class PreparedRun:
 
     options: EngineOptions
     resources: LocalResources
-    definition: dict[str, Any]  # as moto runs it (moto_gaps.normalize_definition)
+    definition: dict[str, Any]  # as moto runs it (moto_patches.normalize_definition)
     runtimes: list[FunctionRuntime]
     handler_packages: tuple[str, ...]
     run_id: str
@@ -342,7 +345,7 @@ class PreparedRun:
     environment: RunEnvironment
     notes: list[str]
     adapter: LambdaAdapter
-    active: moto_gaps.ActiveRun
+    active: moto_patches.ActiveRun
     hooks: RunHooks
 
     @property
@@ -361,7 +364,9 @@ def prepare_run(options: EngineOptions) -> PreparedRun:
     )
     resources = LocalResources(template)
     specs = function_specs(template)
-    definition, normalizations = moto_gaps.normalize_definition(definition_of(template, resources))
+    definition, normalizations = moto_patches.normalize_definition(
+        definition_of(template, resources)
+    )
     callers = _function_states(definition)
     notes = [*normalizations]
     runtimes = [
@@ -420,8 +425,12 @@ def prepare_run(options: EngineOptions) -> PreparedRun:
         environment=environment,
         notes=notes,
         adapter=adapter,
-        active=moto_gaps.ActiveRun(
-            invoke_lambda=adapter.invoke, time_scale=options.time_scale, concurrency=concurrency
+        active=moto_patches.ActiveRun(
+            invoke_lambda=adapter.invoke,
+            time_scale=options.time_scale,
+            concurrency=concurrency,
+            spool_dir=writer.spool_path,
+            on_child_finished=_child_history_saver(writer),
         ),
         hooks=hooks,
     )
@@ -441,7 +450,7 @@ def engine_session(run: PreparedRun) -> Iterator[None]:
         fresh_container(run.handler_packages),
     ):
         log_keys.install()
-        moto_gaps.install()
+        moto_patches.install()
         run.adapter.warm()
         with run.hooks.session():
             yield
@@ -471,7 +480,7 @@ def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) ->
         execution_input = run.stage_input(execution_input)
         in_flight = _InFlight(run.active.invoke_lambda)
         run.active.invoke_lambda = in_flight
-        moto_gaps.activate(run.active)
+        moto_patches.activate(run.active)
         try:
             started = sfn.start_execution(
                 stateMachineArn=state_machine_arn,
@@ -492,7 +501,7 @@ def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) ->
                 raise RunInterrupted(record, still_running) from None
             events = _history(started["executionArn"])
         finally:
-            moto_gaps.activate(None)
+            moto_patches.activate(None)
             run.hooks.finished()
     return save_run(run, described, events, execution_input)
 
@@ -508,22 +517,34 @@ def _child_execution_type(definition: Mapping[str, Any]) -> str:
     return "STANDARD"
 
 
-def _save_child_histories(run_dir: Path, active: moto_gaps.ActiveRun) -> str | None:
-    """children/<label>_<index>.json for each distributed child (moto_gaps gap 10)."""
-    writer = RunFolderWriter(run_dir)
-    relative = None
-    for arn, stats in active.map_runs.items():
-        label = (
-            arn.rsplit("/", 1)[-1].split(":", 1)[0] or "Map"
-        )  # ...:mapRun:<machine>/<label>:<id>
+def _child_history_saver(writer: RunFolderWriter) -> moto_patches.ChildFinished:
+    """Save each distributed child's history as it ends: children/<label>_<index>.json
+    (moto_patches gap 10), then forget its events."""
+
+    def save(name: str, child: moto_patches.ChildExecution) -> None:
+        writer.write_child_history(name, child.history())
+        child.forget_events()
+        child.saved = True
+
+    return save
+
+
+def _save_child_histories(run: PreparedRun) -> str | None:
+    """The children's histories folder (relative), once every child's is saved; a child an
+    interrupted run left running is saved as it stands."""
+    saver = _child_history_saver(run.writer)
+    saved_any = False
+    for stats in run.active.map_runs.values():
         for child in stats.children:
-            written = writer.write_child_history(f"{label}_{child.index}", child.history())
-            relative = written.rsplit("/", 1)[0]
-            child.events = []  # saved: the rest of the run does not need them
-    return relative
+            if not child.saved:
+                saver(f"{stats.label}_{child.index}", child)
+            saved_any = True
+    if run.active.spool_dir is not None:
+        shutil.rmtree(run.active.spool_dir, ignore_errors=True)
+    return schema.CHILDREN if saved_any else None
 
 
-def _function_meta(rt: FunctionRuntime, active: moto_gaps.ActiveRun) -> FunctionMeta:
+def _function_meta(rt: FunctionRuntime, active: moto_patches.ActiveRun) -> FunctionMeta:
     limits = active.concurrency
     return {
         "memory_mb": rt.spec.memory_mb,
@@ -555,7 +576,7 @@ def _distributed_meta(run: PreparedRun) -> DistributedMeta | None:
         "child_state_transitions": sum(s.state_transitions for s in active.map_runs.values()),
         "child_duration_ms_total": round(sum(c.duration_ms() for c in children), 3),
         "execution_type": "EXPRESS" if execution_type == "EXPRESS" else "STANDARD",
-        "child_histories": _save_child_histories(run.run_dir, active),
+        "child_histories": _save_child_histories(run),
     }
 
 

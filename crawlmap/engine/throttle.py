@@ -10,8 +10,9 @@ ReservedFunctionConcurrentInvocationLimitExceeded or ConcurrentInvocationLimitEx
 Step Functions reports that as the Task's error `Lambda.TooManyRequestsException`, which a
 Retry on that name (lambdas/common/retries.py) retries.
 
-The engine raises the same botocore ClientError from moto's Lambda hook (moto_gaps.py), so
-moto's interpreter turns it into that error name and cause, as for any Lambda service error.
+The engine raises the same botocore ClientError from moto's Lambda hook
+(moto_patches/gaps/lambda_invoke.py), so moto's interpreter turns it into that error name and
+cause, as for any Lambda service error.
 Not modelled: burst limits and the rate of scaling up, the 10 x concurrency requests-per-second
 limit, and Lambda's rule that at least 100 of the account's concurrency stays unreserved.
 """

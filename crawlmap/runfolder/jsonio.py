@@ -60,5 +60,20 @@ def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> int:
     return count
 
 
+def write_json_rows(path: Path, key: str, rows: Iterable[Any]) -> int:
+    """`{key: [rows...]}` written one row at a time (the rows are never all in memory)."""
+    count = 0
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8", errors=_LONE_SURROGATES) as out:
+        out.write("{" + json.dumps(key) + ": [")
+        for row in rows:
+            out.write(",\n " if count else "\n ")
+            out.write(json.dumps(plain(row), ensure_ascii=False))
+            count += 1
+        out.write("\n]}\n")
+    tmp.replace(path)
+    return count
+
+
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))

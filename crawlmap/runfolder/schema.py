@@ -21,6 +21,7 @@ from lambdas.common.models import PageResult
 
 HISTORY = "history.json"
 CHILDREN = "children"
+SPOOL = ".spool"
 INPUT = "input.json"
 OUTPUT = "output.json"
 META = "meta.json"
@@ -110,6 +111,7 @@ __all__ = [
     "NOTIFICATIONS_RAW",
     "OUTPUT",
     "RESULTS",
+    "SPOOL",
     "DistributedMeta",
     "ExecutionType",
     "FunctionMeta",

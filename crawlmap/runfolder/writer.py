@@ -9,7 +9,7 @@ from typing import Any
 
 from crawlmap.runfolder import schema
 from crawlmap.runfolder.home import runs_dir
-from crawlmap.runfolder.jsonio import write_json, write_jsonl
+from crawlmap.runfolder.jsonio import write_json, write_json_rows, write_jsonl
 from crawlmap.runfolder.schema import PageResult, RunMeta
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -52,7 +52,13 @@ class RunFolderWriter:
         """history.json with the events so far (call it during the run too: a partial one)."""
         write_json(self.path / schema.HISTORY, {"events": list(events)})
 
-    def write_child_history(self, name: str, events: Sequence[Mapping[str, Any]]) -> str:
+    @property
+    def spool_path(self) -> Path:
+        """.spool/, where the engine keeps what a run writes as it goes and removes at its end
+        (running children's events): made when first needed."""
+        return self.path / schema.SPOOL
+
+    def write_child_history(self, name: str, events: Iterable[Mapping[str, Any]]) -> str:
         """children/<name>.json, one child execution's history; returns its relative path.
 
         `name` is the child's execution name (e.g. its Map Run label and index); characters
@@ -60,7 +66,7 @@ class RunFolderWriter:
         folder = self.path / schema.CHILDREN
         folder.mkdir(exist_ok=True)
         file_name = _UNSAFE.sub("_", name).strip("._") or "child"
-        write_json(folder / f"{file_name}.json", {"events": list(events)})
+        write_json_rows(folder / f"{file_name}.json", "events", events)
         return f"{schema.CHILDREN}/{file_name}.json"
 
     def write_output(self, output: Any) -> None:

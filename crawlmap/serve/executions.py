@@ -2,7 +2,7 @@
 
 moto creates the execution (its ARN, input, status) when StartExecution arrives; the engine
 then runs its interpreter in the same session `crawlmap run` uses (engine.runner: in-process
-handlers, the functions' environment, the SQLite store, moto_gaps), one execution at a time
+handlers, the functions' environment, the SQLite store, moto_patches), one execution at a time
 (the engine's hooks are process-wide), and writes `<home>/runs/<execution name>/` with the
 same files, so `crawlmap history`, `report` and `cost` read it. An execution started while
 another runs waits (status RUNNING, no events yet).
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.backend.execution import Execution
 
-from crawlmap.engine import moto_gaps
+from crawlmap.engine import moto_patches
 from crawlmap.engine.runner import (
     EngineOptions,
     RunRecord,
@@ -82,14 +82,14 @@ class ServeEngine:
         run = prepare_run(dataclasses.replace(self.options, run_id=execution.name))
         with engine_session(run):
             if execution.exec_status == ExecutionStatus.RUNNING:  # not stopped while waiting
-                moto_gaps.activate(run.active)
+                moto_patches.activate(run.active)
                 try:
                     worker._execution_logic()
                 except Exception as exc:  # the interpreter itself failed: say so, as AWS would
                     execution.exec_status = ExecutionStatus.FAILED
                     execution.error, execution.cause = "States.Runtime", f"{exc!r}"
                 finally:
-                    moto_gaps.activate(None)
+                    moto_patches.activate(None)
                     run.hooks.finished()
         described = plain(execution.to_describe_output())
         events = plain(execution.to_history_output()["events"])

@@ -1,13 +1,13 @@
 """What `crawlmap serve` changes in moto 5.2.5's Step Functions backend (checked against it).
 
-moto_gaps.py (the engine's patches) makes the interpreter run crawlmap's definition as AWS
+moto_patches/ (the engine's patches) makes the interpreter run crawlmap's definition as AWS
 does; these make moto's *API* behave as Step Functions Local's does, and hand each execution
 to the engine. Installed once per process; with no serve engine registered and no test case
 chosen they change nothing.
 
 1. Definitions as written: CreateStateMachine stores the definition it was given (EXPRESS
    children, an integer ToleratedFailurePercentage), so DescribeStateMachine returns it; the
-   interpreter parses moto_gaps.normalize_definition's rewrite, at creation (validation) and
+   interpreter parses moto_patches.normalize_definition's rewrite, at creation (validation) and
    when an execution starts.
 2. Test cases: StartExecution on `<stateMachineArn>#<TestCase>` runs the test case of the
    loaded MockConfigFile (mock_config.py) for that state machine's name, as Step Functions
@@ -45,7 +45,7 @@ from moto.stepfunctions.parser.mocking.mock_config import MockTestCase
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
-from crawlmap.engine import moto_gaps
+from crawlmap.engine import moto_patches
 from crawlmap.serve.mock_config import MockConfig, MockConfigError
 
 
@@ -106,7 +106,7 @@ def _normalized(definition: str) -> str:
         return definition  # moto's parser reports it
     if not isinstance(parsed, dict):
         return definition
-    rewritten, notes = moto_gaps.normalize_definition(parsed)
+    rewritten, notes = moto_patches.normalize_definition(parsed)
     return json.dumps(rewritten) if notes else definition
 
 

@@ -28,7 +28,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from crawlmap.engine import moto_gaps
+from crawlmap.engine import moto_patches
 from crawlmap.engine.errors import EngineError
 from crawlmap.engine.resources import LocalResources
 from crawlmap.engine.runner import EngineOptions, RunRecord
@@ -136,10 +136,11 @@ class StepFunctionsServer:
         return self
 
     def _start(self) -> None:
-        # Not a request log per API call, nor the parser's "no effect" notes (moto_gaps.py 3).
+        # Not a request log per API call, nor the parser's "no effect" notes
+        # (moto_patches/gaps/tolerated_failures.py).
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         logging.getLogger("moto.stepfunctions.parser.asl.parse").setLevel(logging.ERROR)
-        moto_gaps.install()
+        moto_patches.install()
         moto_hooks.install()
         moto_hooks.register_engine(self.engine, self.options.mock_config)
         resources = LocalResources(self.template)

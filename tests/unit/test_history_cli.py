@@ -16,7 +16,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from crawlmap.engine import moto_gaps
+from crawlmap.engine import moto_patches
 from crawlmap.history import load_run
 from crawlmap.inspect_cli import fetch_execution, main
 from tests.fixtures.histories.make_fixtures import (
@@ -158,7 +158,7 @@ def test_history_arn_on_a_distributed_run_reads_the_map_run(tmp_path: Path) -> N
     The local engine's moto patches are installed first, as they are in any process that
     ran the engine before: with no engine run active, they leave moto's behaviour alone.
     """
-    moto_gaps.install()
+    moto_patches.install()
     folder = tmp_path / "saved"
     fetch_distributed_run(str(folder))
     meta = json.loads((folder / "meta.json").read_text())

@@ -4,13 +4,13 @@ import threading
 import time
 from typing import Any
 
-from crawlmap.engine import moto_gaps
+from crawlmap.engine import moto_patches
 
 
 def hold_until_throttled(event: Any, context: Any) -> Any:
     """Keeps its concurrency slot until some invocation of this function was throttled, so
     that a test sees throttling whatever the threads' timing (gives up after 30 s)."""
-    run = moto_gaps._active
+    run = moto_patches.current()
     assert run is not None
     assert run.concurrency is not None
     deadline = time.monotonic() + 30
@@ -41,7 +41,7 @@ def fail_with_siblings_running(event: Any, context: Any) -> Any:
     """For a distributed Map: an item with "fail" raises once `event["running"]` children are
     running; the others wait until the Map Run has crossed its failure threshold, then return.
     So the threshold is crossed while the others are mid-way, whatever the threads' timing."""
-    run = moto_gaps._active
+    run = moto_patches.current()
     assert run is not None
     (stats,) = run.map_runs.values()
     with _entered_lock:  # in this handler, not just registered: their First state is running

@@ -1,12 +1,13 @@
-"""The engine's stand-in for copy.deepcopy inside moto's interpreter (moto_gaps 7d): a JSON
-tree copy that must behave as a deep copy for every value the interpreter copies."""
+"""The engine's stand-in for copy.deepcopy inside moto's interpreter (gap 7d,
+moto_patches/speed/json_copies.py): a JSON tree copy that must behave as a deep copy for every
+value the interpreter copies."""
 
 import copy
 import datetime
 from typing import Any
 
-from crawlmap.engine import moto_gaps
-from crawlmap.engine.moto_gaps import json_copy
+from crawlmap.engine import moto_patches
+from crawlmap.engine.moto_patches import json_copy
 
 
 def test_json_copy_is_a_deep_copy_of_json_trees() -> None:
@@ -31,7 +32,7 @@ def test_json_copy_falls_back_to_deepcopy_for_other_objects() -> None:
 
 
 def test_install_routes_moto_deepcopy_through_json_copy() -> None:
-    moto_gaps.install()
+    moto_patches.install()
     from moto.stepfunctions.parser.asl.eval import states
 
     assert states.copy.deepcopy is json_copy

@@ -18,7 +18,7 @@ import pytest
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
 from crawlmap.engine.errors import EngineError
-from crawlmap.engine.moto_gaps import normalize_definition
+from crawlmap.engine.moto_patches import normalize_definition
 from crawlmap.engine.runner import EngineOptions, RunRecord, run_execution
 from tests.workflow.templates import concrete, template_with
 

@@ -1,0 +1,55 @@
+"""The engine's moto patches: pinned to the moto they were checked against, one per module,
+and the child record that keeps a running child's events out of memory."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import pkgutil
+from pathlib import Path
+
+import crawlmap.engine.moto_patches as moto_patches
+from crawlmap.engine.moto_patches.children import ChildExecution
+
+
+def test_moto_is_pinned_to_the_version_the_patches_were_checked_against() -> None:
+    assert importlib.metadata.version("moto") == moto_patches.MOTO_VERSION
+    pyproject = (Path(__file__).parents[2] / "pyproject.toml").read_text(encoding="utf-8")
+    assert f']=={moto_patches.MOTO_VERSION}"' in pyproject.split('"moto[', 1)[1].split("\n")[0]
+
+
+def test_every_patch_module_says_which_moto_it_was_checked_against() -> None:
+    modules = [
+        info.name
+        for info in pkgutil.walk_packages(moto_patches.__path__, moto_patches.__name__ + ".")
+        if not info.ispkg
+    ]
+    assert len(modules) >= 15
+    for name in modules:
+        doc = importlib.import_module(name).__doc__ or ""
+        assert f"moto {moto_patches.MOTO_VERSION}" in doc, name
+
+
+def _child(spool: Path | None) -> ChildExecution:
+    start = datetime.datetime(2026, 12, 3, tzinfo=datetime.UTC)
+    return ChildExecution(index=0, name="c", start=start, input={"lane": 1}, spool=spool)
+
+
+def test_a_spooled_child_renders_the_history_an_in_memory_one_does(tmp_path: Path) -> None:
+    events = [
+        {"id": 7, "previousEventId": 3, "type": "TaskStateEntered", "timestamp": "t"},
+        {"id": 8, "previousEventId": 7, "type": "TaskScheduled", "timestamp": "t"},
+        {"id": 12, "previousEventId": 8, "type": "TaskStateExited", "timestamp": "t"},
+    ]
+    spooled, held = _child(tmp_path / "c.events.jsonl"), _child(None)
+    for child in (spooled, held):
+        for event in events:
+            child.record(event)
+        child.status, child.output = "SUCCEEDED", {"ok": True}
+    assert list(spooled.history()) == list(held.history())
+    history = list(spooled.history())
+    assert [e["id"] for e in history] == [1, 2, 3, 4, 5]
+    assert [e["previousEventId"] for e in history] == [0, 1, 2, 3, 4]  # 3 -> ExecutionStarted
+    assert spooled.state_transitions == 1
+    spooled.forget_events()
+    assert not (tmp_path / "c.events.jsonl").exists()
