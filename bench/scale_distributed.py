@@ -35,7 +35,8 @@ def one_run(pages: int, batch_size: int, base: str) -> dict[str, Any]:
     from crawlmap.crawl_hooks import CrawlHooks
     from crawlmap.engine.runner import EngineOptions, run_execution
     from crawlmap.engine.template import load_template
-    from crawlmap.runfolder import crawlmap_home
+    from crawlmap.runfolder import crawlmap_home, iter_results
+    from crawlmap.runfolder.schema import RESULTS
     from lambdas.common import env
 
     os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
@@ -53,7 +54,8 @@ def one_run(pages: int, batch_size: int, base: str) -> dict[str, Any]:
             ),
         )
         wall = time.perf_counter() - started
-        seen = [r["url"] for r in record.results]  # read from the run folder
+        # streamed from the run folder: record.results would hold every result (in the peak)
+        seen = [r["url"] for r in iter_results(record.run_dir / RESULTS)]
     first, last = record.events[0]["timestamp"], record.events[-1]["timestamp"]
     functions = record.meta["functions"]
     return {

@@ -56,7 +56,11 @@ def _read_json(path: Path, what: str) -> Any:
 
 
 def read_results(path: Path) -> tuple[PageResult, ...]:
-    results: list[PageResult] = []
+    return tuple(iter_results(path))
+
+
+def iter_results(path: Path) -> Iterator[PageResult]:
+    """results.jsonl one page result at a time (a million-page run's do not fit in memory)."""
     try:
         with path.open(encoding="utf-8") as handle:
             for number, line in enumerate(handle, start=1):
@@ -69,14 +73,13 @@ def read_results(path: Path) -> tuple[PageResult, ...]:
                         f"{schema.RESULTS} line {number}: not valid JSON ({path})"
                     ) from None
                 if isinstance(item, Mapping):
-                    results.append(cast(PageResult, item))
+                    yield cast(PageResult, item)
     except OSError as exc:
         raise RunFolderError(
             f"{schema.RESULTS}: cannot read {path}: {exc.strerror or exc}"
         ) from None
     except UnicodeDecodeError as exc:
         raise RunFolderError(f"{schema.RESULTS}: {path} is not UTF-8 ({exc.reason})") from None
-    return tuple(results)
 
 
 def normalize_meta(raw: Any, *, where: str = schema.META) -> RunMeta | Mapping[str, Any]:
