@@ -32,7 +32,8 @@ from crawlmap.cli.outcome import (
 from crawlmap.cli.run_input import execution_input
 from crawlmap.cli.store import check_store, store_errors
 from crawlmap.console import CrawlProgress
-from crawlmap.engine.runner import EngineOptions, RunInterrupted, run_execution
+from crawlmap.engine.interrupt import RunInterrupted
+from crawlmap.engine.runner import EngineOptions, run_execution
 from crawlmap.runfolder import RunFolderWriter
 from lambdas.common import env, tunables
 from lambdas.list_pages.execution_input import BATCH_SIZE_RANGE, DISTRIBUTED_THRESHOLD_RANGE

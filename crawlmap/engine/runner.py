@@ -3,6 +3,10 @@
 moto stands in for AWS here: its Step Functions interpreter runs the definition, its S3 holds
 the distributed Map's item list and results; the Lambda handlers run in-process (adapter.py)
 and the store is SQLite. See moto_patches/ for where moto differs from AWS.
+
+This module prepares a run, drives it and saves it; its helpers have modules of their own:
+task_states.py (which state calls which function, what will be retried), process_context.py
+(environment and logs), backend.py (moto's backend read directly), interrupt.py (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -13,26 +17,26 @@ import datetime
 import functools
 import json
 import logging
-import os
 import shutil
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any, cast
 
 import boto3
 from botocore.exceptions import ClientError
 from moto import mock_aws
-from moto.stepfunctions.responses import get_backend
 
-from crawlmap.engine import moto_patches
+from crawlmap.engine import moto_patches, task_states
 from crawlmap.engine.adapter import FunctionRuntime, Invocation, LambdaAdapter, fresh_container
+from crawlmap.engine.backend import history, wait_for
 from crawlmap.engine.errors import EngineError
 from crawlmap.engine.hooks import EngineHooks, NoHooks, RunContext, RunHooks
+from crawlmap.engine.interrupt import InFlight, RunInterrupted, stop_interrupted
 from crawlmap.engine.isolation import log_keys
 from crawlmap.engine.isolation.environment import per_invocation_environ
+from crawlmap.engine.process_context import function_logs_to, process_environment
 from crawlmap.engine.resources import LocalResources, RunEnvironment, run_environment
 from crawlmap.engine.template import (
     ACCOUNT_ID,
@@ -49,7 +53,6 @@ from crawlmap.runfolder import (
     RunMeta,
     cache_dir,
     crawlmap_home,
-    iso_time,
     new_run_id,
     plain,
     read_results,
@@ -97,219 +100,6 @@ class RunRecord:
         """results.jsonl, read when asked (a long run's results stay on disk until then)."""
         path = self.run_dir / "results.jsonl"
         return [dict(r) for r in read_results(path)] if path.is_file() else []
-
-
-def _retriers(definition: Mapping[str, Any]) -> dict[str, list[tuple[set[str], int]]]:
-    """Task state name -> its Retry rules as (ErrorEquals, MaxAttempts)."""
-    found: dict[str, list[tuple[set[str], int]]] = {}
-
-    def walk(states: Mapping[str, Any]) -> None:
-        for name, state in states.items():
-            if state.get("Type") == "Task":
-                found[name] = [
-                    (set(rule.get("ErrorEquals", [])), int(rule.get("MaxAttempts", 3)))
-                    for rule in state.get("Retry", [])
-                ]
-            for key in ("ItemProcessor", "Iterator"):
-                if key in state:
-                    walk(state[key].get("States", {}))
-
-    walk(definition.get("States", {}))
-    return found
-
-
-def _will_retry(rules: list[tuple[set[str], int]], error_type: str, retry_count: Any) -> bool:
-    for errors, max_attempts in rules:
-        if error_type in errors or "States.ALL" in errors or "States.TaskFailed" in errors:
-            return isinstance(retry_count, int) and retry_count < max_attempts
-    return False
-
-
-def _function_states(definition: Mapping[str, Any]) -> dict[str, str]:
-    """Function ARN -> the name of the first Task state that invokes it."""
-    found: dict[str, str] = {}
-
-    def walk(states: Mapping[str, Any]) -> None:
-        for name, state in states.items():
-            if state.get("Type") == "Task":
-                resource = str(state.get("Resource", ""))
-                params = state.get("Parameters") or state.get("Arguments") or {}
-                arn = params.get("FunctionName") if "lambda:invoke" in resource else resource
-                if isinstance(arn, str):
-                    arn = arn.split(":$")[0]
-                    # A function called from two states (inline and distributed Map) is
-                    # named by the shorter state name: "CrawlBatch", not "CrawlBatchDistributed".
-                    if arn not in found or len(name) < len(found[arn]):
-                        found[arn] = name
-            for key in ("ItemProcessor", "Iterator"):
-                if key in state:
-                    walk(state[key].get("States", {}))
-            for branch in state.get("Branches", []):
-                walk(branch.get("States", {}))
-
-    walk(definition.get("States", {}))
-    return found
-
-
-@contextlib.contextmanager
-def _process_environment(variables: Mapping[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-@contextlib.contextmanager
-def _function_logs_to(log: IO[str]) -> Iterator[None]:
-    """Send what the functions print or log to the run's logs.txt, as Lambda sends it to
-    CloudWatch: stdout stays clean for the CLI's --json."""
-    import sys
-
-    previous_stdout = sys.stdout
-    loggers = [
-        logging.getLogger(),
-        *[lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger)],
-    ]
-    swapped: list[tuple[logging.StreamHandler[Any], Any]] = []
-    for lg in loggers:
-        for handler in lg.handlers:
-            if type(handler) is logging.StreamHandler and handler.stream in (
-                sys.stdout,
-                sys.__stdout__,
-            ):
-                swapped.append((handler, handler.stream))
-                handler.setStream(log)
-    # The interpreter logs every caught state error at ERROR, with its whole parse tree: that
-    # belongs in the run's log, not on the terminal (the history has the failures).
-    moto_logger = logging.getLogger("moto")
-    moto_state = (moto_logger.level, moto_logger.propagate)
-    moto_handler = logging.StreamHandler(log)
-    moto_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    moto_logger.addHandler(moto_handler)
-    # not its "no effect" parse warnings (moto_patches/gaps/tolerated_failures.py)
-    moto_logger.setLevel(logging.ERROR)
-    moto_logger.propagate = False
-    try:
-        with contextlib.redirect_stdout(log):
-            yield
-    finally:
-        moto_logger.removeHandler(moto_handler)
-        moto_logger.setLevel(moto_state[0])
-        moto_logger.propagate = moto_state[1]
-        for handler, stream in swapped:
-            handler.setStream(stream)
-        # Handlers first configured during the run (Powertools configures once per process).
-        for known in [logging.getLogger(), *logging.root.manager.loggerDict.values()]:
-            if isinstance(known, logging.Logger):
-                for handler in known.handlers:
-                    if isinstance(handler, logging.StreamHandler) and handler.stream is log:
-                        handler.setStream(previous_stdout)
-
-
-class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C (or SIGTERM, which the CLI turns into one) during run_execution: the execution
-    was stopped (ABORTED, as StopExecution leaves it) and its run folder saved with the
-    history so far, so `history`, `report` and `cost` read it. `still_running`: invocations
-    that had not returned when the engine stopped waiting for them (INTERRUPT_GRACE_S)."""
-
-    def __init__(self, record: RunRecord, still_running: int) -> None:
-        super().__init__(f"run {record.run_id} interrupted")
-        self.record = record
-        self.still_running = still_running
-
-
-INTERRUPT_GRACE_S = 10.0  # how long a stopped run waits for its invocations in flight
-INTERRUPTED_CAUSE = "stopped by the user (Ctrl-C or SIGTERM) before the execution ended"
-
-
-class _InFlight:
-    """Counts the run's Lambda invocations in flight (an interrupted run waits for them)."""
-
-    def __init__(self, invoke: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-        self._invoke = invoke
-        self._count = 0
-        self._idle = threading.Condition()
-
-    def __call__(self, parameters: dict[str, Any]) -> dict[str, Any]:
-        with self._idle:
-            self._count += 1
-        try:
-            return self._invoke(parameters)
-        finally:
-            with self._idle:
-                self._count -= 1
-                self._idle.notify_all()
-
-    def drain(self, timeout: float) -> int:
-        """Wait until none is in flight or `timeout` passed; the number still running.
-        A second Ctrl-C ends the wait early."""
-        deadline = time.monotonic() + timeout
-        with contextlib.suppress(KeyboardInterrupt), self._idle:
-            while self._count and time.monotonic() < deadline:
-                self._idle.wait(min(0.1, max(0.0, deadline - time.monotonic())))
-        return self._count
-
-
-def _stop_interrupted(
-    sfn: Any, execution_arn: str, in_flight: _InFlight
-) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
-    """The execution as StopExecution leaves it on AWS: ABORTED, its history up to now and an
-    ExecutionAborted event. moto's own stop is asked to stop scheduling states (its history
-    after that is not AWS's: it fails the states in flight with States.Runtime), and the
-    invocations in flight get INTERRUPT_GRACE_S to return."""
-    described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
-    events = _history(execution_arn)
-    if described["status"] == "RUNNING":
-        with contextlib.suppress(ClientError):
-            sfn.stop_execution(executionArn=execution_arn)
-        now = datetime.datetime.now(tz=datetime.UTC)
-        last = events[-1]["id"] if events else 0
-        events.append(
-            {
-                "id": last + 1,
-                "previousEventId": last,
-                "timestamp": iso_time(now),
-                "type": "ExecutionAborted",
-                "executionAbortedEventDetails": {
-                    "error": "Interrupted",
-                    "cause": INTERRUPTED_CAUSE,
-                },
-            }
-        )
-        described = {
-            **described,
-            "status": "ABORTED",
-            "stopDate": now,
-            "error": "Interrupted",
-            "cause": INTERRUPTED_CAUSE,
-        }
-    return described, events, in_flight.drain(INTERRUPT_GRACE_S)
-
-
-def _wait_for(sfn: Any, execution_arn: str) -> dict[str, Any]:
-    # Poll the backend's execution object (an attribute read), not DescribeExecution through
-    # the mocked HTTP layer: that cost CPU the Map iterations need (they share the GIL).
-    execution = get_backend(ACCOUNT_ID, REGION).describe_execution(execution_arn)
-    while execution.status == "RUNNING":
-        time.sleep(0.02)
-    described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
-    return described
-
-
-def _history(execution_arn: str) -> list[dict[str, Any]]:
-    """GetExecutionHistory's events, from moto's backend directly: the same data as the API
-    gives (moto does not paginate it), without serializing thousands of events through HTTP
-    mocking (3.5 s for 8,000 events that way). JSON as the API returns it: enums as their
-    values, datetimes as ISO strings."""
-    backend = get_backend(ACCOUNT_ID, REGION)
-    events = backend.get_execution_history(execution_arn)["events"]
-    return [plain(event) for event in events]
 
 
 def _largest_state_payload(events: list[dict[str, Any]]) -> int:
@@ -367,7 +157,7 @@ def prepare_run(options: EngineOptions) -> PreparedRun:
     definition, normalizations = moto_patches.normalize_definition(
         definition_of(template, resources)
     )
-    callers = _function_states(definition)
+    callers = task_states.function_states(definition)
     notes = [*normalizations]
     runtimes = [
         FunctionRuntime(
@@ -396,13 +186,13 @@ def prepare_run(options: EngineOptions) -> PreparedRun:
     )
     for runtime in runtimes:  # each function sees only its own environment
         runtime.environment = environment.functions[runtime.spec.logical_id]
-    retriers = _retriers(definition)
+    retriers = task_states.retriers(definition)
 
     def on_invocation(invocation: Invocation) -> None:
         event = invocation.event if isinstance(invocation.event, dict) else {}
         if invocation.error_type is not None:
             rules = retriers.get(invocation.function, [])
-            retry = _will_retry(rules, invocation.error_type, event.get("retry_count"))
+            retry = task_states.will_retry(rules, invocation.error_type, event.get("retry_count"))
             invocation = dataclasses.replace(invocation, will_retry=retry)
         hooks.on_invocation(invocation)
         if options.on_invocation is not None:
@@ -444,8 +234,8 @@ def engine_session(run: PreparedRun) -> Iterator[None]:
     with (
         _run_lock,
         run.writer.logs_path.open("w", encoding="utf-8") as log,
-        _function_logs_to(log),
-        _process_environment(run.environment.variables),
+        function_logs_to(log),
+        process_environment(run.environment.variables),
         per_invocation_environ(),
         fresh_container(run.handler_packages),
     ):
@@ -478,7 +268,7 @@ def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) ->
             raise EngineError(f"moto cannot parse the state machine definition: {exc}") from None
         state_machine_arn = created["stateMachineArn"]
         execution_input = run.stage_input(execution_input)
-        in_flight = _InFlight(run.active.invoke_lambda)
+        in_flight = InFlight(run.active.invoke_lambda)
         run.active.invoke_lambda = in_flight
         moto_patches.activate(run.active)
         try:
@@ -488,10 +278,10 @@ def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) ->
                 input=json.dumps(execution_input),
             )
             try:
-                described = _wait_for(sfn, started["executionArn"])
+                described = wait_for(sfn, started["executionArn"])
             except KeyboardInterrupt:
                 # Saved inside the mock: a handler still running must not reach real AWS.
-                described, events, still_running = _stop_interrupted(
+                described, events, still_running = stop_interrupted(
                     sfn, started["executionArn"], in_flight
                 )
                 record = save_run(run, described, events, execution_input)
@@ -499,7 +289,7 @@ def run_execution(execution_input: Mapping[str, Any], options: EngineOptions) ->
                 # logs.txt until it closes, then nowhere (not onto the terminal).
                 logging.getLogger("moto").disabled = True
                 raise RunInterrupted(record, still_running) from None
-            events = _history(started["executionArn"])
+            events = history(started["executionArn"])
         finally:
             moto_patches.activate(None)
             run.hooks.finished()
