@@ -1,4 +1,7 @@
-"""A small website on 127.0.0.1 that behaves like real ones do, for `crawlmap demo` and tests.
+"""A small website that behaves like real ones do, for `crawlmap demo`, tests and benchmarks.
+
+It binds 127.0.0.1 unless `host` names another loopback address (127.0.0.0/8 is all local on
+Linux), so one process can serve many hosts, each held to its own per-host limit by the crawler.
 
 The demo pages (listed in /sitemap.xml): linked articles, slow pages, a page that answers 503
 once and then recovers, a 404, a 500 that never recovers, a redirect chain, a PDF and a PNG,
@@ -83,12 +86,17 @@ class _DemoServer(ThreadingHTTPServer):
 
 @dataclass
 class DemoSite:
-    """The demo website. `slow_seconds` is how long the slow pages take."""
+    """The demo website. `slow_seconds` is how long the slow pages take; `host` is the address
+    it binds and names in its URLs. `hits` counts requests by path and `max_in_flight` is the
+    most requests it was answering at once."""
 
     port: int = 0
     slow_seconds: float = 1.0
     flaky_failures: int = 1
     hits: Counter[str] = field(default_factory=Counter)
+    host: str = "127.0.0.1"
+    max_in_flight: int = field(default=0, init=False)
+    _in_flight: int = field(default=0, init=False, repr=False)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -112,7 +120,7 @@ class DemoSite:
             def log_message(self, format: str, *args: Any) -> None:
                 return  # quiet: the demo prints its own summary
 
-        server = _DemoServer(("127.0.0.1", self.port), Handler)
+        server = _DemoServer((self.host, self.port), Handler)
         self._server = server
         self.port = server.server_address[1]
         threading.Thread(target=server.serve_forever, daemon=True, name="demo-site").start()
@@ -132,7 +140,7 @@ class DemoSite:
 
     @property
     def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -162,6 +170,16 @@ class DemoSite:
             return self.hits[key]
 
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+        try:
+            self._respond(request)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _respond(self, request: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(request.path)
         path = parts.path
         query = parse_qs(parts.query)
