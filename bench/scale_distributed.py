@@ -68,6 +68,7 @@ def one_run(pages: int, batch_size: int, base: str) -> dict[str, Any]:
             (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds(), 2
         ),
         "run_execution_s": round(wall, 2),
+        "ms_per_page": round(wall * 1000 / pages, 2),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "largest_state_payload_bytes": record.meta["largest_state_payload_bytes"],
         "largest_lambda_event_bytes": max(f["max_event_bytes"] for f in functions.values()),

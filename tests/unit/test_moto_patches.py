@@ -53,3 +53,14 @@ def test_a_spooled_child_renders_the_history_an_in_memory_one_does(tmp_path: Pat
     assert spooled.state_transitions == 1
     spooled.forget_events()
     assert not (tmp_path / "c.events.jsonl").exists()
+
+
+def test_a_backend_lookup_finds_the_backend_moto_made_and_still_makes_new_ones() -> None:
+    from moto.core.base_backend import BackendDict
+    from moto.s3.models import s3_backends
+
+    moto_patches.install()
+    first = s3_backends["111122223333"]  # a new account: moto's own path creates it
+    assert s3_backends["111122223333"] is first  # known: returned directly
+    assert any(known is s3_backends for known in BackendDict._instances)
+    assert s3_backends["111122223333"]["aws"] is first["aws"]

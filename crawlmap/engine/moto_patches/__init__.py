@@ -36,6 +36,7 @@ from crawlmap.engine.moto_patches.gaps.tolerated_failures import (
     FailureThreshold,
 )
 from crawlmap.engine.moto_patches.speed import (
+    backend_lookup,
     closed_jobs,
     item_selector,
     json_copies,
@@ -75,6 +76,7 @@ _PATCHES = (
     timestamps,
     json_copies,
     s3_clients,
+    backend_lookup,
 )
 _install_lock = threading.Lock()
 _installed = False
