@@ -4,9 +4,11 @@ and the child record that keeps a running child's events out of memory."""
 from __future__ import annotations
 
 import datetime
+import gc
 import importlib.metadata
 import pkgutil
 from pathlib import Path
+from typing import Any
 
 import crawlmap.engine.moto_patches as moto_patches
 from crawlmap.engine.moto_patches.children import ChildExecution
@@ -64,3 +66,56 @@ def test_a_backend_lookup_finds_the_backend_moto_made_and_still_makes_new_ones()
     assert s3_backends["111122223333"] is first  # known: returned directly
     assert any(known is s3_backends for known in BackendDict._instances)
     assert s3_backends["111122223333"]["aws"] is first["aws"]
+
+
+def test_s3_bodies_live_on_disk_and_read_back_as_written() -> None:
+    import hashlib
+    import tracemalloc
+
+    import boto3
+    from moto import mock_aws
+
+    moto_patches.install()
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="bodies")
+
+        def get(key: str, **extra: Any) -> bytes:
+            body: bytes = s3.get_object(Bucket="bodies", Key=key, **extra)["Body"].read()
+            return body
+
+        body = bytes(range(256)) * 4096  # 1 MiB
+        put = s3.put_object(Bucket="bodies", Key="a", Body=body)
+        assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'  # noqa: S324 (S3's ETag)
+        assert get("a") == body
+        assert get("a", Range="bytes=256-511") == bytes(range(256))
+        s3.put_object(Bucket="bodies", Key="a", Body=b"second")  # overwritten
+        assert get("a") == b"second"
+        s3.put_object(Bucket="bodies", Key="empty", Body=b"")
+        assert get("empty") == b""
+        s3.copy_object(Bucket="bodies", Key="copy", CopySource={"Bucket": "bodies", "Key": "a"})
+        assert get("copy") == b"second"
+        upload = s3.create_multipart_upload(Bucket="bodies", Key="parts")["UploadId"]
+        parts = [
+            {"PartNumber": n, "ETag": s3.upload_part(
+                Bucket="bodies", Key="parts", PartNumber=n, UploadId=upload, Body=chunk
+            )["ETag"]}
+            for n, chunk in ((1, b"x" * (5 * 2**20)), (2, b"tail"))
+        ]  # fmt: skip
+        s3.complete_multipart_upload(
+            Bucket="bodies", Key="parts", UploadId=upload, MultipartUpload={"Parts": parts}
+        )
+        assert get("parts") == b"x" * (5 * 2**20) + b"tail"
+
+        tracemalloc.start()
+        try:
+            gc.collect()
+            before = tracemalloc.get_traced_memory()[0]
+            for n in range(20):
+                s3.put_object(Bucket="bodies", Key=f"big-{n}", Body=body)
+            gc.collect()  # a request's garbage cycles hold its body until collected
+            held = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        assert held < 2 * 2**20, f"20 MiB of bodies held {held / 2**20:.1f} MiB in memory"
+        assert get("big-19") == body

@@ -41,6 +41,7 @@ from crawlmap.engine.moto_patches.speed import (
     item_selector,
     json_copies,
     json_paths,
+    s3_bodies,
     s3_clients,
 )
 from crawlmap.engine.moto_patches.speed.json_copies import json_copy
@@ -77,6 +78,7 @@ _PATCHES = (
     json_copies,
     s3_clients,
     backend_lookup,
+    s3_bodies,
 )
 _install_lock = threading.Lock()
 _installed = False
