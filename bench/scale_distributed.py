@@ -12,6 +12,9 @@ Step Functions' 256 KiB), the parent history's event count (the quota is 25,000)
 executions and S3 requests.
 
     .venv/bin/python bench/scale_distributed.py [--pages 1000 2500 5000 10000] [--batch-size 10]
+        [--rounds 1]
+
+The memory check of issue 15: `--pages 5000 25000 --rounds 3` (peak_rss_growth_mib).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,7 +59,12 @@ def one_run(pages: int, batch_size: int, base: str) -> dict[str, Any]:
         )
         wall = time.perf_counter() - started
         # streamed from the run folder: record.results would hold every result (in the peak)
-        seen = [r["url"] for r in iter_results(record.run_dir / RESULTS)]
+        seen, not_ok = [], {}
+        for result in iter_results(record.run_dir / RESULTS):
+            seen.append(result["url"])
+            if not result["ok"]:
+                reason = f"{result['outcome']}: {result.get('error') or result.get('status')}"
+                not_ok[reason[:160]] = not_ok.get(reason[:160], 0) + 1
     first, last = record.events[0]["timestamp"], record.events[-1]["timestamp"]
     functions = record.meta["functions"]
     return {
@@ -64,6 +73,7 @@ def one_run(pages: int, batch_size: int, base: str) -> dict[str, Any]:
         "mode": record.meta["mode"],
         "every_page_once": len(seen) == len(set(seen)) == pages and set(seen) == set(urls),
         "summary_ok": (record.summary or {}).get("ok"),
+        "not_ok": dict(sorted(not_ok.items(), key=lambda item: -item[1])[:5]),
         "execution_s": round(
             (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds(), 2
         ),
@@ -86,6 +96,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, nargs="+", default=[1000, 2500, 5000, 10000])
     parser.add_argument("--batch-size", type=int, default=10)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="run the sizes this many times, alternating"
+    )
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -98,7 +111,7 @@ def main() -> None:
 
     rows = []
     with site_in_another_process() as base:
-        for pages in args.pages:
+        for pages in args.pages * args.rounds:
             done = subprocess.run(
                 [sys.executable, __file__, "--one", "--pages", str(pages),
                  "--batch-size", str(args.batch_size), "--base", base],
@@ -112,7 +125,28 @@ def main() -> None:
         assert row["largest_state_payload_bytes"] < LIMIT, row
         assert row["largest_lambda_event_bytes"] < LIMIT, row
         assert row["largest_lambda_result_bytes"] < LIMIT, row
-    print(json.dumps({"batch_size": args.batch_size, "runs": rows}, indent=1))
+    print(json.dumps({"batch_size": args.batch_size, "runs": rows, **spread(rows)}, indent=1))
+
+
+def spread(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per size, min/median/max of peak RSS and ms per page over the rounds; and how much the
+    largest size's median peak exceeds the smallest's (memory flat in the run's size: ~0)."""
+    sizes = sorted({row["pages"] for row in rows})
+    per_size = {}
+    for size in sizes:
+        runs = [row for row in rows if row["pages"] == size]
+        per_size[size] = {
+            key: {
+                "min": min(row[key] for row in runs),
+                "median": statistics.median(row[key] for row in runs),
+                "max": max(row[key] for row in runs),
+            }
+            for key in ("peak_rss_mib", "ms_per_page")
+        }
+    growth = (
+        per_size[sizes[-1]]["peak_rss_mib"]["median"] - per_size[sizes[0]]["peak_rss_mib"]["median"]
+    )
+    return {"per_size": per_size, "peak_rss_growth_mib": round(growth, 1)}
 
 
 if __name__ == "__main__":

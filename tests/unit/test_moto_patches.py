@@ -119,3 +119,32 @@ def test_s3_bodies_live_on_disk_and_read_back_as_written() -> None:
             tracemalloc.stop()
         assert held < 2 * 2**20, f"20 MiB of bodies held {held / 2**20:.1f} MiB in memory"
         assert get("big-19") == body
+
+
+def test_the_interpreter_keeps_only_its_live_threads() -> None:
+    import threading
+
+    from moto.stepfunctions.parser import utils as parser_utils
+    from moto.stepfunctions.parser.asl.component.program import program
+
+    from crawlmap.engine.moto_patches.speed.state_threads import LIVE_THREADS_CHECKED
+
+    moto_patches.install()
+    kept = parser_utils.TMP_THREADS
+    assert program.TMP_THREADS is kept  # what moto's modules append to
+    release = threading.Event()
+    alive = threading.Thread(target=release.wait)
+    alive.start()
+    not_started = threading.Thread(target=lambda: None)
+    kept.append(alive)
+    kept.append(not_started)
+    for _ in range(3 * LIVE_THREADS_CHECKED):
+        ended = threading.Thread(target=lambda: None)
+        ended.start()
+        ended.join()
+        kept.append(ended)
+    assert len(kept) <= LIVE_THREADS_CHECKED
+    assert alive in kept
+    assert not_started in kept
+    release.set()
+    alive.join()

@@ -43,6 +43,7 @@ from crawlmap.engine.moto_patches.speed import (
     json_paths,
     s3_bodies,
     s3_clients,
+    state_threads,
 )
 from crawlmap.engine.moto_patches.speed.json_copies import json_copy
 
@@ -79,6 +80,7 @@ _PATCHES = (
     s3_clients,
     backend_lookup,
     s3_bodies,
+    state_threads,
 )
 _install_lock = threading.Lock()
 _installed = False
