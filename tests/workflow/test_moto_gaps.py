@@ -275,3 +275,46 @@ def test_item_batcher_is_not_supported_and_the_engine_says_so(tmp_path: Path) ->
     assert "ItemBatcher" in moto_rejects(definition)
     with pytest.raises(EngineError, match="ItemBatcher"):
         run(tmp_path, definition, {"items": items(2)})
+
+
+def _one_at_a_time(count: int, mode: str) -> dict[str, Any]:
+    """A Map at MaxConcurrency 1 over `count` items from the input (a lane's shape)."""
+    return {
+        "StartAt": "Lane",
+        "States": {
+            "Lane": {
+                "Type": "Map",
+                "ItemsPath": "$.indexes",
+                "MaxConcurrency": 1,
+                "ItemSelector": {"i.$": "$$.Map.Item.Value"},
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": mode, "ExecutionType": "STANDARD"},
+                    "StartAt": "Name",
+                    "States": {
+                        "Name": {
+                            "Type": "Pass",
+                            "Parameters": {"key.$": "States.Format('batch-{}', $.i)"},
+                            "End": True,
+                        }
+                    },
+                },
+                "End": True,
+            }
+        },
+    }
+
+
+@pytest.mark.parametrize(("mode", "count"), [("INLINE", 3000), ("DISTRIBUTED", 1200)])
+def test_a_map_runs_thousands_of_iterations_one_after_another(
+    tmp_path: Path, mode: str, count: int
+) -> None:
+    """moto's Map worker recursed once per iteration: about 950 in a row failed the Map with
+    "maximum recursion depth exceeded" (gap 11); AWS, and the engine, run them all in order."""
+    definition = _one_at_a_time(count, mode)
+    record = run_execution(
+        {"indexes": list(range(count))},
+        EngineOptions(home=tmp_path / "home", template=template_with(definition, {})),
+    )
+    assert record.status == "SUCCEEDED", record.cause
+    output = json.loads(record.events[-1]["executionSucceededEventDetails"]["output"])
+    assert output == [{"key": f"batch-{i}"} for i in range(count)]

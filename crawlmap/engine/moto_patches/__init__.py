@@ -2,7 +2,7 @@
 
 moto is pinned exactly (pyproject.toml) because these patches reach into its internals; each
 module says which moto version it was checked against (MOTO_VERSION; a test holds the pin to
-it). gaps/ makes the interpreter behave as AWS does where it does not (numbered 1-10 as in the
+it). gaps/ makes the interpreter behave as AWS does where it does not (numbered 1-11 as in the
 README's table; each has tests in tests/workflow/), speed/ makes it cheaper without changing
 what it does (gap 7), and the rest records what the engine reports: the active run
 (active.py), the distributed children (children.py, map_run.py), the S3 requests
@@ -24,6 +24,7 @@ from crawlmap.engine.moto_patches.active import (
 from crawlmap.engine.moto_patches.children import ChildExecution
 from crawlmap.engine.moto_patches.gaps import (
     child_histories,
+    iteration_loops,
     lambda_invoke,
     result_writer,
     scaled_waits,
@@ -81,6 +82,7 @@ _PATCHES = (
     backend_lookup,
     s3_bodies,
     state_threads,
+    iteration_loops,
 )
 _install_lock = threading.Lock()
 _installed = False
