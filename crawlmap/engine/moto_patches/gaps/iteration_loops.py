@@ -24,50 +24,34 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iter
 )
 
 
-def _inline_eval_pool(self: Any, job: Any, worker_frame: Any) -> None:
-    while True:
-        if job is None:
-            self._env.close_frame(worker_frame)
-            return
-        job_frame = worker_frame.open_inner_frame()
-        self._eval_job(env=job_frame, job=job)
-        worker_frame.close_frame(job_frame)
-        if isinstance(job.job_output, Exception) or self.stopped():
-            self._env.close_frame(worker_frame)
-            self._job_pool.close_job(job)
-            return
-        next_job = self._job_pool.next_job()
-        if next_job is None:
-            # the last iteration's events are the source of the states that follow
-            worker_frame.event_history_context.source_event_id = (
-                job_frame.event_history_context.last_published_event_id
-            )
-            self._env.close_frame(worker_frame)
-            self._job_pool.close_job(job)
-            return
-        self._job_pool.close_job(job)
-        job = next_job
-
-
-def _distributed_eval_pool(inner_frame: str) -> Any:
-    """The distributed workers' loop; they differ only in how a job's frame is opened."""
+def _eval_pool_loop(open_job_frame: str, close_frame: str, inline: bool) -> Any:
+    """moto's _eval_pool as a loop. The three workers differ in how a job's frame is opened
+    and a frame closed, and the inline one makes its last iteration's events the source of
+    the states that follow."""
 
     def eval_pool(self: Any, job: Any, worker_frame: Any) -> None:
+        def finish(last: Any) -> None:
+            getattr(self._env, close_frame)(worker_frame)
+            if last is not None:
+                self._job_pool.close_job(last)
+
         while True:
             if job is None:
-                self._env.delete_frame(worker_frame)
+                finish(None)
                 return
-            job_frame = getattr(worker_frame, inner_frame)()
+            job_frame = getattr(worker_frame, open_job_frame)()
             self._eval_job(env=job_frame, job=job)
-            worker_frame.delete_frame(job_frame)
+            getattr(worker_frame, close_frame)(job_frame)
             if isinstance(job.job_output, Exception) or self.stopped():
-                self._env.delete_frame(worker_frame)
-                self._job_pool.close_job(job)
+                finish(job)
                 return
             next_job = self._job_pool.next_job()
             if next_job is None:
-                self._env.delete_frame(worker_frame)
-                self._job_pool.close_job(job)
+                if inline:
+                    worker_frame.event_history_context.source_event_id = (
+                        job_frame.event_history_context.last_published_event_id
+                    )
+                finish(job)
                 return
             self._job_pool.close_job(job)
             job = next_job
@@ -76,8 +60,12 @@ def _distributed_eval_pool(inner_frame: str) -> Any:
 
 
 def install() -> None:
-    iteration_worker.IterationWorker._eval_pool = _inline_eval_pool
-    distributed_processor.DistributedItemProcessorWorker._eval_pool = _distributed_eval_pool(
-        "open_inner_frame"
+    iteration_worker.IterationWorker._eval_pool = _eval_pool_loop(
+        "open_inner_frame", "close_frame", inline=True
     )
-    distributed_iterator.DistributedIteratorWorker._eval_pool = _distributed_eval_pool("open_frame")
+    distributed_processor.DistributedItemProcessorWorker._eval_pool = _eval_pool_loop(
+        "open_inner_frame", "delete_frame", inline=False
+    )
+    distributed_iterator.DistributedIteratorWorker._eval_pool = _eval_pool_loop(
+        "open_frame", "delete_frame", inline=False
+    )
