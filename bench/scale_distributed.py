@@ -54,7 +54,12 @@ def one_run(pages: int, batch_size: int, base: str) -> dict[str, Any]:
                 home=Path(home),
                 template=template,
                 hooks=CrawlHooks(),
-                env_overrides={env.ALLOW_PRIVATE_NETWORKS: "true", env.OBEY_ROBOTS: "false"},
+                env_overrides={
+                    env.ALLOW_PRIVATE_NETWORKS: "true",
+                    env.OBEY_ROBOTS: "false",
+                    # the default max_pages is 100,000: a bigger run asks for its size
+                    env.MAX_PAGES: str(max(pages, 100_000)),
+                },
             ),
         )
         wall = time.perf_counter() - started
@@ -121,8 +126,10 @@ def main() -> None:
             done = subprocess.run(
                 [sys.executable, __file__, "--one", "--pages", str(pages),
                  "--batch-size", str(args.batch_size), "--base", base],
-                capture_output=True, text=True, check=True,
+                capture_output=True, text=True,
             )  # fmt: skip
+            if done.returncode:
+                raise SystemExit(f"the {pages}-page run failed:\n{done.stderr[-4000:]}")
             row = json.loads(done.stdout.strip().splitlines()[-1])
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
