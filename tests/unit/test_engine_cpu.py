@@ -42,13 +42,22 @@ def test_helper_thread_cpu_is_shared_between_the_invocations_running() -> None:
     for caller in callers:
         caller.start()
     time.sleep(0.05)  # both inside measure()
-    loop = threading.Thread(target=spin, args=(0.1,), name="crawl-batch-loop")
+    spun, loop_may_end = threading.Event(), threading.Event()
+
+    def warm_loop() -> None:  # spins 100 ms of CPU, then idles on, as CrawlBatch's loop does
+        spin(0.1)
+        spun.set()
+        loop_may_end.wait()
+
+    loop = threading.Thread(target=warm_loop, name="crawl-batch-loop")
     started.set()
     loop.start()
-    loop.join()
+    spun.wait()
     release.set()
     for caller in callers:
         caller.join()
+    loop_may_end.set()
+    loop.join()
     assert len(readings) == 2
     for reading in readings:
         assert 35 <= reading.raw_ms <= 70  # half of the loop's 100 ms each
