@@ -6,7 +6,10 @@ Two paths through moto's Step Functions interpreter, measured in the same proces
 - the local engine's interception (the handler runs in-process).
 The figure is the execution's duration (moto's start/stop dates) divided by the item count.
 
-    .venv/bin/python bench/engine_overhead.py [--items 1000] [--concurrency 40]
+Each measurement runs in a fresh process (the engine patches moto process-wide); rounds
+alternate the two paths (min/median/max). Both figures are the interpreter's path only.
+
+    .venv/bin/python bench/engine_overhead.py [--items 1000] [--concurrency 40] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import zipfile
@@ -138,21 +144,48 @@ def through_engine(items: int, concurrency: int) -> float:
     return (datetime.fromisoformat(stop) - datetime.fromisoformat(start)).total_seconds()
 
 
+def one(path: str, items: int, concurrency: int) -> float:
+    """One measurement in a fresh process: the engine patches moto process-wide."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--one", path, "--items", str(items),
+         "--concurrency", str(concurrency)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {
+        "min": round(min(values), 2),
+        "median": round(statistics.median(values), 2),
+        "max": round(max(values), 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--one", choices=("moto", "engine"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    # moto's own path first: the engine patches moto's interpreter for the rest of the process.
-    moto_s = through_moto_lambda(args.items, args.concurrency)
-    engine_s = through_engine(args.items, args.concurrency)
+    if args.one:
+        measure = through_moto_lambda if args.one == "moto" else through_engine
+        print(measure(args.items, args.concurrency))
+        return
+    moto_ms: list[float] = []
+    engine_ms: list[float] = []
+    for _ in range(args.rounds):  # alternating, each in its own process
+        moto_ms.append(one("moto", args.items, args.concurrency) * 1000 / args.items)
+        engine_ms.append(one("engine", args.items, args.concurrency) * 1000 / args.items)
     figures = {
         "items": args.items,
         "concurrency": args.concurrency,
-        "moto_lambda_service_ms_per_iteration": round(moto_s * 1000 / args.items, 2),
-        "engine_interception_ms_per_iteration": round(engine_s * 1000 / args.items, 2),
+        "rounds": args.rounds,
+        "moto_lambda_service_ms_per_iteration": spread(moto_ms),
+        "engine_interception_ms_per_iteration": spread(engine_ms),
         "goal_ms_per_iteration": 2.0,
-        "speedup": round(moto_s / engine_s, 1),
+        "speedup": spread([m / e for m, e in zip(moto_ms, engine_ms, strict=True)]),
     }
     print(json.dumps(figures, indent=1))
 
