@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from figures import spread  # bench/figures.py (this script's folder is on sys.path)
 from moto import mock_aws
 
 REGION = "us-east-1"
@@ -154,14 +154,6 @@ def one(path: str, items: int, concurrency: int) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def spread(values: list[float]) -> dict[str, float]:
-    return {
-        "min": round(min(values), 2),
-        "median": round(statistics.median(values), 2),
-        "max": round(max(values), 2),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=1000)
@@ -182,10 +174,10 @@ def main() -> None:
         "items": args.items,
         "concurrency": args.concurrency,
         "rounds": args.rounds,
-        "moto_lambda_service_ms_per_iteration": spread(moto_ms),
-        "engine_interception_ms_per_iteration": spread(engine_ms),
+        "moto_lambda_service_ms_per_iteration": spread(moto_ms, 2),
+        "engine_interception_ms_per_iteration": spread(engine_ms, 2),
         "goal_ms_per_iteration": 2.0,
-        "speedup": spread([m / e for m, e in zip(moto_ms, engine_ms, strict=True)]),
+        "speedup": spread([m / e for m, e in zip(moto_ms, engine_ms, strict=True)], 2),
     }
     print(json.dumps(figures, indent=1))
 

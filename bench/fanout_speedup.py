@@ -36,7 +36,6 @@ import bisect
 import contextlib
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
+
+from figures import spread  # bench/figures.py (this script's folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIRST_HOST = 101  # 127.0.0.101 ..
@@ -254,14 +255,6 @@ def sequential(pages: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def spread(values: list[float], digits: int = 2) -> dict[str, float]:
-    return {
-        "min": round(min(values), digits),
-        "median": round(statistics.median(values), digits),
-        "max": round(max(values), digits),
-    }
-
-
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
     from crawlmap.cli.engine_setup import list_pages_environment
@@ -316,14 +309,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "rounds": args.rounds,
         "mode": sorted({r["mode"] for r in runs}),
         "ideal_s": round(ideal_s, 3),
-        "map_window_s": spread([r["map_window_s"] for r in runs]),
-        "vs_ideal": spread(ratios),
+        "map_window_s": spread([r["map_window_s"] for r in runs], 2),
+        "vs_ideal": spread(ratios, 2),
         "goal_vs_ideal": 1.2,
         "runs": runs,
     }
     if sequential_s:
         windows = [r["map_window_s"] for r in runs]
-        result["sequential_s"] = spread(sequential_s)
+        result["sequential_s"] = spread(sequential_s, 2)
         result["speedup_vs_sequential"] = spread(
             [s / w for s, w in zip(sequential_s, windows, strict=True)], 1
         )

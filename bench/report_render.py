@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from figures import spread  # bench/figures.py (this script's folder is on sys.path)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -53,14 +54,6 @@ def measure(report: Path, scratch: Path) -> dict[str, Any]:
         return times
     finally:
         browser.close()
-
-
-def spread(values: list[float]) -> dict[str, float]:
-    return {
-        "min": min(values),
-        "median": statistics.median(values),
-        "max": max(values),
-    }
 
 
 def main() -> int:

@@ -23,14 +23,16 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from figures import spread  # bench/figures.py (this script's folder is on sys.path)
 
 LIMIT = 256 * 1024
 
@@ -57,19 +59,18 @@ def one_run(pages: int, batch_size: int, base: str) -> dict[str, Any]:
                 env_overrides={
                     env.ALLOW_PRIVATE_NETWORKS: "true",
                     env.OBEY_ROBOTS: "false",
-                    # the default max_pages is 100,000: a bigger run asks for its size
-                    env.MAX_PAGES: str(max(pages, 100_000)),
+                    env.MAX_PAGES: str(pages),  # over the default (100,000) too
                 },
             ),
         )
         wall = time.perf_counter() - started
         # streamed from the run folder: record.results would hold every result (in the peak)
-        seen, not_ok = [], {}
+        seen, not_ok = [], Counter[str]()
         for result in iter_results(record.run_dir / RESULTS):
             seen.append(result["url"])
             if not result["ok"]:
                 reason = f"{result['outcome']}: {result.get('error') or result.get('status')}"
-                not_ok[reason[:160]] = not_ok.get(reason[:160], 0) + 1
+                not_ok[reason[:160]] += 1
     first, last = record.events[0]["timestamp"], record.events[-1]["timestamp"]
     functions = record.meta["functions"]
     return {
@@ -78,7 +79,7 @@ def one_run(pages: int, batch_size: int, base: str) -> dict[str, Any]:
         "mode": record.meta["mode"],
         "every_page_once": len(seen) == len(set(seen)) == pages and set(seen) == set(urls),
         "summary_ok": (record.summary or {}).get("ok"),
-        "not_ok": dict(sorted(not_ok.items(), key=lambda item: -item[1])[:5]),
+        "not_ok": dict(not_ok.most_common(5)),
         "execution_s": round(
             (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds(), 2
         ),
@@ -138,10 +139,12 @@ def main() -> None:
         assert row["largest_state_payload_bytes"] < LIMIT, row
         assert row["largest_lambda_event_bytes"] < LIMIT, row
         assert row["largest_lambda_result_bytes"] < LIMIT, row
-    print(json.dumps({"batch_size": args.batch_size, "runs": rows, **spread(rows)}, indent=1))
+    print(
+        json.dumps({"batch_size": args.batch_size, "runs": rows, **per_size_spread(rows)}, indent=1)
+    )
 
 
-def spread(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def per_size_spread(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Per size, min/median/max of peak RSS and ms per page over the rounds; and how much the
     largest size's median peak exceeds the smallest's (memory flat in the run's size: ~0)."""
     sizes = sorted({row["pages"] for row in rows})
@@ -149,12 +152,7 @@ def spread(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for size in sizes:
         runs = [row for row in rows if row["pages"] == size]
         per_size[size] = {
-            key: {
-                "min": min(row[key] for row in runs),
-                "median": statistics.median(row[key] for row in runs),
-                "max": max(row[key] for row in runs),
-            }
-            for key in ("peak_rss_mib", "ms_per_page")
+            key: spread(row[key] for row in runs) for key in ("peak_rss_mib", "ms_per_page")
         }
     growth = (
         per_size[sizes[-1]]["peak_rss_mib"]["median"] - per_size[sizes[0]]["peak_rss_mib"]["median"]
