@@ -79,9 +79,10 @@ class SpilledBody:
 
     def truncate(self, size: int | None = None) -> int:
         size = self._position if size is None else size
-        if size > self._length:
+        if size > self._length:  # grows: zero-filled, as a file would be
             self.write_at(self._length, b"\0" * (size - self._length))
-        self._length = size
+        else:  # shrinks: the bytes kept are the first `size`, where they are
+            self._length = size
         return size
 
     def write(self, data: bytes) -> int:
