@@ -10,6 +10,9 @@ import pkgutil
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 import crawlmap.engine.moto_patches as moto_patches
 from crawlmap.engine.moto_patches.children import ChildExecution
 
@@ -55,6 +58,40 @@ def test_a_spooled_child_renders_the_history_an_in_memory_one_does(tmp_path: Pat
     assert spooled.state_transitions == 1
     spooled.forget_events()
     assert not (tmp_path / "c.events.jsonl").exists()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    first_id=st.integers(min_value=1, max_value=60),
+    gaps=st.lists(st.integers(min_value=1, max_value=4), min_size=0, max_size=12),
+    links=st.lists(st.integers(min_value=0, max_value=20), min_size=13, max_size=13),
+    parent_event=st.integers(min_value=0, max_value=80),
+)
+def test_a_child_history_always_points_each_event_back_at_an_earlier_one(
+    first_id: int, gaps: list[int], links: list[int], parent_event: int
+) -> None:
+    """Whatever moto numbered the events with (the Map Run's ids, interleaved with other
+    children's), and whatever the parent's event the first one points at (the parent's own
+    numbering: it may equal a child event's id, even the first one's), each event of the
+    saved history points at an earlier event of the same history."""
+    ids = [first_id]
+    for gap in gaps:
+        ids.append(ids[-1] + gap)
+    child = _child(None)
+    for n, event_id in enumerate(ids):
+        previous = parent_event if n == 0 else ids[n - 1 - links[n] % n]
+        child.record(
+            {"id": event_id, "previousEventId": previous, "type": "Pass", "timestamp": "t"}
+        )
+    child.status = "SUCCEEDED"
+    history = list(child.history())
+    assert [e["id"] for e in history] == list(range(1, len(ids) + 3))
+    assert all(0 <= e["previousEventId"] < e["id"] for e in history)
+    assert history[1]["previousEventId"] == 1  # the first state: at ExecutionStarted
+    own = {moto_id: n + 2 for n, moto_id in enumerate(ids)}
+    for n, event in enumerate(history[2:-1], start=1):
+        expected = ids[n - 1 - links[n] % n]
+        assert event["previousEventId"] == own[expected]
 
 
 def test_a_backend_lookup_finds_the_backend_moto_made_and_still_makes_new_ones() -> None:

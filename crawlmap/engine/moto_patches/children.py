@@ -90,14 +90,17 @@ class ChildExecution:
                 "inputDetails": {"truncated": False},
             },
         }
-        renumber = {0: 0}
+        renumber: dict[int, int] = {}  # moto's id of each event so far -> its own
         last = 1
         for event in self.recorded():
             own = dict(event)
             last += 1
+            # The first event points at the parent's Map events, numbered by the parent's event
+            # manager (its id may even equal this event's own, from the Map Run's): here, at
+            # ExecutionStarted. Looked up before this event is numbered, so never at itself.
+            previous = int(event.get("previousEventId", 0))
+            own["previousEventId"] = renumber.get(previous, 1) if renumber else 1
             renumber[int(event["id"])] = own["id"] = last
-            # A first state points at the parent's Map events: here, at ExecutionStarted.
-            own["previousEventId"] = renumber.get(int(event.get("previousEventId", 0)), 1)
             yield own
         yield {
             "timestamp": iso_time(self.stop or self.start),
