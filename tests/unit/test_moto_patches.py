@@ -169,6 +169,15 @@ def test_the_interpreter_keeps_only_its_live_threads() -> None:
     moto_patches.install()
     kept = parser_utils.TMP_THREADS
     assert program.TMP_THREADS is kept  # what moto's modules append to
+    import moto.stepfunctions
+
+    for info in pkgutil.walk_packages(moto.stepfunctions.__path__, "moto.stepfunctions."):
+        try:
+            module = importlib.import_module(info.name)
+        except ImportError:  # a few of moto's vendored modules need LocalStack's
+            continue
+        held = getattr(module, "TMP_THREADS", kept)
+        assert held is kept, f"{info.name} appends to a list the patch does not prune"
     release = threading.Event()
     alive = threading.Thread(target=release.wait)
     alive.start()
