@@ -194,3 +194,59 @@ def test_the_interpreter_keeps_only_its_live_threads() -> None:
     assert not_started in kept
     release.set()
     alive.join()
+
+
+def test_s3_objects_in_slots_behave_as_moto_s_own_and_cost_half() -> None:
+    import copy
+    import pickle
+    import tracemalloc
+
+    import boto3
+    from moto import mock_aws
+    from moto.s3 import models as s3_models
+
+    from crawlmap.engine.moto_patches.speed.s3_keys import SlotKey
+
+    moto_patches.install()
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="keys")
+        s3.put_bucket_versioning(Bucket="keys", VersioningConfiguration={"Status": "Enabled"})
+        s3.put_object(
+            Bucket="keys", Key="k", Body=b"one", ContentType="text/plain", Metadata={"a": "1"}
+        )
+        s3.put_object(Bucket="keys", Key="k", Body=b"two")
+        s3.put_object_acl(Bucket="keys", Key="k", ACL="public-read")
+        s3.put_object(Bucket="keys", Key="other", Body=b"x")
+        versions = s3.list_object_versions(Bucket="keys")["Versions"]  # deep-copies every key
+        assert sorted((v["Key"], v["Size"]) for v in versions) == [("k", 3), ("k", 3), ("other", 1)]
+        first = next(v for v in versions if v["Key"] == "k" and not v["IsLatest"])
+        old = s3.get_object(Bucket="keys", Key="k", VersionId=first["VersionId"])
+        assert (old["Body"].read(), old["ContentType"], old["Metadata"]) == (
+            b"one",
+            "text/plain",
+            {"a": "1"},
+        )
+        assert s3.get_object(Bucket="keys", Key="k")["Body"].read() == b"two"
+        grants = s3.get_object_acl(Bucket="keys", Key="k")["Grants"]
+        assert any(g["Grantee"].get("URI", "").endswith("AllUsers") for g in grants)
+        private = s3.get_object_acl(Bucket="keys", Key="other")["Grants"]
+        assert [g["Permission"] for g in private] == ["FULL_CONTROL"]  # its own ACL untouched
+
+        backend_key = s3_models.s3_backends["123456789012"]["aws"].get_object("keys", "other")
+        assert isinstance(backend_key, SlotKey)
+        assert not backend_key.__dict__  # every attribute in a slot
+        for twin in (copy.deepcopy(backend_key), pickle.loads(pickle.dumps(backend_key))):  # noqa: S301
+            assert (twin.name, twin.value, twin.etag) == ("other", b"x", backend_key.etag)
+
+        tracemalloc.start()
+        try:
+            gc.collect()
+            before = tracemalloc.get_traced_memory()[0]
+            for n in range(500):
+                s3.put_object(Bucket="keys", Key=f"batch/{n}.json", Body=b"{}")
+            gc.collect()
+            per_object = (tracemalloc.get_traced_memory()[0] - before) / 500
+        finally:
+            tracemalloc.stop()
+        assert per_object < 2800, f"{per_object:.0f} bytes an object (moto's own: ~3,800)"

@@ -44,6 +44,7 @@ from crawlmap.engine.moto_patches.speed import (
     json_paths,
     s3_bodies,
     s3_clients,
+    s3_keys,
     state_threads,
 )
 from crawlmap.engine.moto_patches.speed.json_copies import json_copy
@@ -81,6 +82,7 @@ _PATCHES = (
     s3_clients,
     backend_lookup,
     s3_bodies,
+    s3_keys,
     state_threads,
     iteration_loops,
 )
