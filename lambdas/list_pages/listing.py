@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
+from typing import TypeVar
 
 from lambdas.common import env
 from lambdas.common.errors import ConfigError, InvalidInputError
@@ -54,6 +55,8 @@ URL_COPIES_PER_RESULT = 3  # url, final_url, canonical
 BATCH_RESULT_BYTES = 40  # {"batch_id":..,"results":[..]} around a batch's results, and commas
 # lanes.json and the batch objects are written concurrently (each PutObject waits on S3).
 WRITE_THREADS = 16
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -268,20 +271,37 @@ def write_lanes(
         )
         for lane in lanes
     ]
-    uploads = [
+    uploads = (
         (f"{ref['batches_prefix']}{index}.json", compact_json(batch))
         for ref, lane in zip(refs, lanes, strict=True)
         for index, batch in enumerate(lane["batches"])
-    ]
+    )
 
     def put(upload: tuple[str, bytes]) -> None:
         objects.put_bytes(bucket, upload[0], upload[1], "application/json")
 
-    with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
-        list(pool.map(put, uploads))  # list(): the first failed upload raises here
+    put_all(put, uploads, WRITE_THREADS)
     location = S3Location(bucket=bucket, key=lanes_key(run_id))
     put((location["key"], compact_json(refs)))
     return location
+
+
+def put_all(put: Callable[[T], None], uploads: Iterable[T], threads: int) -> None:
+    """put(upload) for every upload on `threads` threads; the first failure raises.
+
+    At most 2 x threads uploads are made ahead of their PUT, so a run's batch bodies are
+    encoded as they go out instead of all held at once (ThreadPoolExecutor.map takes them all).
+    """
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        pending: set[Future[None]] = set()
+        for upload in uploads:
+            if len(pending) >= 2 * threads:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for finished in done:
+                    finished.result()
+            pending.add(pool.submit(put, upload))
+        for finished in as_completed(pending):
+            finished.result()
 
 
 def list_pages(event: object, context: ListingContext) -> ListPagesOutput:

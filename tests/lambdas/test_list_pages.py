@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lambdas.common.errors import InvalidInputError
 from lambdas.common.models import Batch, Lane, ListPagesOutput, PageTask, RobotsVerdict
@@ -20,7 +24,7 @@ from lambdas.common.store import DynamoDBStore, SQLiteStore
 from lambdas.list_pages import handler as list_pages_handler
 from lambdas.list_pages import listing
 from lambdas.list_pages.lanes import LaneSettings
-from lambdas.list_pages.listing import ListingContext, list_pages
+from lambdas.list_pages.listing import ListingContext, list_pages, put_all
 from lambdas.list_pages.sources import S3Objects, safe_http_fetcher
 from tests.lambdas.data_support import AwsClients, StaticSite, aws, make_result, static_site
 
@@ -464,3 +468,45 @@ def test_s3_list_problems_name_pages_s3(deployed_env: AwsClients) -> None:
 def test_an_event_without_the_execution_name_is_refused(deployed_env: AwsClients) -> None:
     with pytest.raises(InvalidInputError, match=r"^execution: "):
         list_pages_handler.handler({"input": {"pages": ["https://a.test/"]}}, None)
+
+
+@settings(max_examples=30, deadline=None)
+@given(count=st.integers(min_value=0, max_value=120), threads=st.integers(min_value=1, max_value=6))
+def test_batch_uploads_go_out_once_each_with_few_made_ahead(count: int, threads: int) -> None:
+    """Every body is put once, and no more than 2 x threads are made before their PUT ends
+    (a million-page run's bodies are not all held at once)."""
+    lock = threading.Lock()
+    made, put_done, ahead = [0], [], [0]
+
+    def uploads() -> Iterator[int]:
+        for n in range(count):
+            with lock:
+                made[0] += 1
+                ahead[0] = max(ahead[0], made[0] - len(put_done))
+            yield n
+
+    def put(n: int) -> None:
+        time.sleep(0.0005)
+        with lock:
+            put_done.append(n)
+
+    put_all(put, uploads(), threads)
+    assert sorted(put_done) == list(range(count))
+    assert ahead[0] <= 2 * threads + 1
+
+
+def test_a_failed_batch_upload_fails_the_listing_and_stops_the_rest() -> None:
+    made = []
+
+    def uploads() -> Iterator[int]:
+        for n in range(1000):
+            made.append(n)
+            yield n
+
+    def put(n: int) -> None:
+        if n == 3:
+            raise OSError("S3 said no")
+
+    with pytest.raises(OSError, match="S3 said no"):
+        put_all(put, uploads(), 2)
+    assert len(made) < 1000
