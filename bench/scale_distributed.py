@@ -1,12 +1,14 @@
 """The distributed path at scale, locally: every page once, wall time, memory, payload, history.
 
 For each page count, one run in a fresh process (so peak memory is that run's) of the
-synthesized state machine with distributed_threshold 1: ListPages writes the batches to S3
-(moto), the distributed Map reads them with its ItemReader, runs one child per batch and
-writes the results with its ResultWriter; StoreAndNotify reads them back. The site (a child
-process on 127.0.0.1) answers at once, so the figures are the engine's and the functions'.
+synthesized state machine with distributed_threshold 1: ListPages writes the batches and lanes
+to S3 (moto), the distributed Map reads the lanes with its ItemReader, runs one child per lane
+(its batches in a row) and writes the results with its ResultWriter; StoreAndNotify reads them
+back. The site (a child process on 127.0.0.1) answers at once, so the figures are the engine's
+and the functions'.
 
-Reported per run: wall time of the execution, peak RSS of the process, the largest state
+Reported per run: wall time of the execution and the process's CPU over every thread in it
+(near the wall time: the run is CPU-bound on one GIL), peak RSS of the process, the largest state
 input/output in the parent's history and the largest Lambda event/result (both must stay under
 Step Functions' 256 KiB), the parent history's event count (the quota is 25,000), child
 executions and S3 requests.
@@ -49,7 +51,7 @@ def one_run(pages: int, batch_size: int, base: str) -> dict[str, Any]:
     template = load_template(crawlmap_home() / "cache")
     urls = [f"{base}/echo/page-{i}" for i in range(pages)]
     with tempfile.TemporaryDirectory() as home:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         record = run_execution(
             {"pages": urls, "batch_size": batch_size, "distributed_threshold": 1},
             EngineOptions(
@@ -64,6 +66,7 @@ def one_run(pages: int, batch_size: int, base: str) -> dict[str, Any]:
             ),
         )
         wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started  # every thread of this process
         # streamed from the run folder: record.results would hold every result (in the peak)
         seen, not_ok = [], Counter[str]()
         for result in iter_results(record.run_dir / RESULTS):
@@ -85,6 +88,7 @@ def one_run(pages: int, batch_size: int, base: str) -> dict[str, Any]:
         ),
         "run_execution_s": round(wall, 2),
         "ms_per_page": round(wall * 1000 / pages, 2),
+        "process_cpu_s": round(cpu, 2),  # near run_execution_s: CPU-bound (one GIL)
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "largest_state_payload_bytes": record.meta["largest_state_payload_bytes"],
         "largest_lambda_event_bytes": max(f["max_event_bytes"] for f in functions.values()),
